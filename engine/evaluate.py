@@ -1,0 +1,371 @@
+"""Evaluate stage: a compiled classification policy x an item -> a decision (and its trace).
+
+An item first takes the fast form; if that cannot decide it (a field missing, a value not
+as declared, an expression error) the item is checked field by field and evaluated by the
+three-valued interpreter, which either decides it or names precisely what is wrong. Both
+paths give the same decision for every item the fast form accepts (the tests hold them to
+it). Traces are data: the value of every condition node plus the item's checked inputs;
+the readable tree (`Trace`) is built from them only when someone asks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from .compile import ConditionError, ConditionProgram, generate, rule_order
+from .errors import ItemError
+from .inputs import CheckedItem, ValueProblem, check_item
+from .model import ClassificationPolicy, Condition, PolicyRef, Rule
+from .sandbox import UNKNOWN, runtime_message
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What a policy decides, independent of which item it decided for.
+
+    For the `collect` hit policy, `outcome`, `rule` and `because` are tuples (one entry per
+    matching rule, in order).
+    """
+
+    outcome: Any
+    rule: Any
+    because: Any
+    rule_index: int  # 1-based number of the deciding rule; 0 when the default applied
+    rules: tuple[Rule, ...]  # the rules that decided; empty when the default applied
+    collect: bool = False
+
+    @property
+    def is_default(self) -> bool:
+        return not self.rules
+
+
+class Decision:
+    """The decision for one item: the verdict, the item's id and line, and its trace."""
+
+    __slots__ = ("item_id", "verdict", "policy", "line", "_trace", "_classifier", "_item")
+
+    def __init__(
+        self,
+        item_id: Any,
+        verdict: Verdict,
+        policy: PolicyRef,
+        line: int | None = None,
+        trace: Trace | None = None,
+        classifier: Classifier | None = None,
+        item: Any = None,
+    ):
+        self.item_id = item_id
+        self.verdict = verdict
+        self.policy = policy
+        self.line = line
+        self._trace = trace
+        self._classifier = classifier
+        self._item = item
+
+    @property
+    def outcome(self) -> Any:
+        return self.verdict.outcome
+
+    @property
+    def rule(self) -> Any:
+        return self.verdict.rule
+
+    @property
+    def because(self) -> Any:
+        return self.verdict.because
+
+    @property
+    def rule_index(self) -> int:
+        return self.verdict.rule_index
+
+    @property
+    def trace(self) -> Trace:
+        """Every rule considered, with each condition's value and the inputs behind it."""
+        if self._trace is None:
+            if self._classifier is None:
+                raise ValueError("this decision carries no item to trace")
+            self._trace = self._classifier.trace(self._item)
+        return self._trace
+
+    def explain(self, format: str = "text") -> str:
+        """The decision in plain language (`text`), as `markdown`, or as `json`."""
+        from .explain import explain
+
+        return explain(self, format)
+
+    def __repr__(self) -> str:
+        return f"Decision(id={self.item_id!r}, outcome={self.outcome!r}, rule={self.rule!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """An item that could not be decided, and why."""
+
+    item_id: Any
+    line: int | None
+    error: str
+    policy: PolicyRef | None = None
+
+
+# -- traces ---------------------------------------------------------------------------------------
+
+TRUE, FALSE, UNKNOWN_WORD, SKIPPED = "true", "false", "unknown", "skipped"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldValue:
+    """An input a condition read: its value, and whether the item, a default or nobody gave it."""
+
+    name: str
+    value: Any
+    source: str  # "item" | "default" | "missing"
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionTrace:
+    condition: Condition
+    result: str  # "true" | "false" | "unknown" | "skipped"
+    children: tuple[ConditionTrace, ...]
+    inputs: tuple[FieldValue, ...]  # for expressions: the inputs it reads
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        found: list[str] = []
+        for node in self.walk():
+            for read in node.inputs:
+                if read.source == "missing" and read.name not in found:
+                    found.append(read.name)
+        return tuple(found)
+
+    def walk(self) -> Iterator[ConditionTrace]:
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+
+@dataclass(frozen=True, slots=True)
+class RuleTrace:
+    rule: Rule
+    result: str  # "true" | "false" | "unknown"
+    condition: ConditionTrace
+
+    @property
+    def matched(self) -> bool:
+        return self.result == TRUE
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    """Why the decision came out as it did: the rules considered, in the order they were tried."""
+
+    hit: str
+    rules: tuple[RuleTrace, ...]
+    not_considered: tuple[Rule, ...]  # rules after the deciding one (first / priority)
+    default_applied: bool
+    inputs: tuple[FieldValue, ...]  # every declared input of the item
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        found: list[str] = []
+        for rule in self.rules:
+            for name in rule.condition.missing:
+                if name not in found:
+                    found.append(name)
+        return tuple(found)
+
+
+def _word(value: Any) -> str:
+    if value is None:
+        return SKIPPED
+    if value is UNKNOWN:
+        return UNKNOWN_WORD
+    return TRUE if value else FALSE
+
+
+# -- the classifier ------------------------------------------------------------------------------------
+
+
+class Classifier:
+    """A classification policy made executable: decides items, and explains the decisions."""
+
+    def __init__(self, policy: ClassificationPolicy):
+        self.policy = policy
+        self.ref = policy.ref
+        self.forms = generate(policy)
+        self.program = ConditionProgram(policy.conditions)
+        self.order = rule_order(policy)
+        self.slots = len(policy.conditions)
+        self.collect = policy.hit == "collect"
+        default = policy.default
+        self.default_verdict: Verdict | None = None
+        if default is not None:
+            because = default.because or "no rule matched; the policy's default applies"
+            if self.collect:
+                self.default_verdict = Verdict((default.outcome,), (None,), (because,), 0, (), True)
+            else:
+                self.default_verdict = Verdict(default.outcome, None, because, 0, ())
+        # verdicts[k] is the verdict of rule number k; shared, so deciding allocates nothing
+        self.verdicts: list[Verdict | None] = [self.default_verdict] + [
+            Verdict(rule.outcome, rule.id, rule.because, rule.index, (rule,)) for rule in policy.rules
+        ]
+        self._combined: dict[tuple[int, ...], Verdict] = {}
+
+    # -- deciding
+
+    def decide(self, item: Any) -> Verdict:
+        """The verdict for `item`; raises `ItemError` if it cannot be decided."""
+        try:
+            result = self.forms.decide(item)
+        except Exception:  # the fast form declines anything unusual; the careful path explains it
+            result = self.careful(item)[0]
+        return self.verdict(result)
+
+    def classify(self, item: Any, *, trace: bool = False, line: int | None = None, id_field: str = "id") -> Decision:
+        """The decision for `item` (with its trace if asked); raises `ItemError`."""
+        item_id = item.get(id_field) if isinstance(item, dict) else None
+        try:
+            if trace:
+                verdict, recorded = self._traced(item)
+                return Decision(item_id, verdict, self.ref, line, recorded, self, item)
+            return Decision(item_id, self.decide(item), self.ref, line, None, self, item)
+        except ItemError as error:
+            error.item_id, error.line = item_id, line
+            raise
+
+    def classify_all(self, items: Iterable[Any], *, trace: bool = False, id_field: str = "id") -> Iterator[Decision | Rejection]:
+        """One decision or rejection per item, in order; never stops at a bad item."""
+        for number, item in enumerate(items, start=1):
+            try:
+                yield self.classify(item, trace=trace, line=number, id_field=id_field)
+            except ItemError as error:
+                yield Rejection(error.item_id, number, error.message, self.ref)
+
+    def verdict(self, result: Any, unknown: tuple[str, ...] = ()) -> Verdict:
+        if type(result) is int:
+            verdict = self.verdicts[result]
+            if verdict is None:
+                raise ItemError(self._no_match(unknown))
+            return verdict
+        hits: tuple[int, ...] = result
+        if not hits:
+            if self.default_verdict is None:
+                raise ItemError(self._no_match(unknown))
+            return self.default_verdict
+        if not self.collect:  # unique
+            if len(hits) > 1:
+                names = " and ".join(f"'{self.policy.rules[k - 1].id}'" for k in hits)
+                raise ItemError(f"rules {names} all match, but the policy's hit policy 'unique' allows only one")
+            verdict = self.verdicts[hits[0]]
+            assert verdict is not None
+            return verdict
+        combined = self._combined.get(hits)
+        if combined is None:
+            rules = tuple(self.policy.rules[k - 1] for k in hits)
+            combined = Verdict(
+                tuple(rule.outcome for rule in rules),
+                tuple(rule.id for rule in rules),
+                tuple(rule.because for rule in rules),
+                hits[0],
+                rules,
+                True,
+            )
+            self._combined[hits] = combined
+        return combined
+
+    def _no_match(self, unknown: tuple[str, ...]) -> str:
+        message = "no rule matched and the policy has no default"
+        if unknown:
+            message += f" (some rules could not be decided because {_names(unknown)} {'is' if len(unknown) == 1 else 'are'} missing)"
+        return message
+
+    # -- the careful path
+
+    def check(self, item: Any) -> CheckedItem:
+        """The item's declared inputs, checked; raises `ItemError` naming every problem."""
+        if not isinstance(item, dict):
+            raise ItemError(f"an item must be a mapping of fields (a JSON object), not {_kind(item)}")
+        try:
+            return check_item(item, self.policy.inputs)
+        except ValueProblem as problem:
+            raise ItemError(str(problem)) from None
+
+    def careful(self, item: Any) -> tuple[Any, list[Any], CheckedItem]:
+        """Evaluate three-valued, recording every node: (result, node values, checked inputs)."""
+        checked = self.check(item)
+        nodes: list[Any] = [None] * self.slots
+        values, present = checked.values, checked.present
+        single = self.policy.hit in ("first", "priority")
+        hits: list[int] = []
+        unknown: list[str] = []
+        for rule in self.order:
+            try:
+                value = self.program.evaluate(rule.when, values, present, nodes)
+            except ConditionError as failure:
+                where = failure.condition.text or rule.id
+                raise ItemError(f"rule '{rule.id}': {runtime_message(failure.error)} in '{where}'") from None
+            if value is True:
+                if single:
+                    return rule.index, nodes, checked
+                hits.append(rule.index)
+            elif value is UNKNOWN:
+                for name in rule.when.reads:
+                    if name not in values and name not in unknown:
+                        unknown.append(name)
+        result: Any = 0 if single else tuple(hits)
+        if (single and self.default_verdict is None) or (not single and not hits and self.default_verdict is None):
+            self.verdict(result, tuple(unknown))  # raises with the names of the missing fields
+        return result, nodes, checked
+
+    def _traced(self, item: Any) -> tuple[Verdict, Trace]:
+        try:
+            result, nodes = self.forms.decide_traced(item)
+            checked = None
+        except Exception:
+            result, nodes, checked = self.careful(item)
+        verdict = self.verdict(result)
+        if checked is None:
+            checked = self.check(item)
+        return verdict, self._build_trace(verdict, nodes, checked)
+
+    def trace(self, item: Any) -> Trace:
+        """The trace of the decision for `item` (raises `ItemError` if it cannot be decided)."""
+        return self._traced(item)[1]
+
+    def _build_trace(self, verdict: Verdict, nodes: Any, checked: CheckedItem) -> Trace:
+        considered: list[RuleTrace] = []
+        not_considered: list[Rule] = []
+        for rule in self.order:
+            value = nodes[rule.when.node_id]
+            if value is None:
+                not_considered.append(rule)
+                continue
+            considered.append(RuleTrace(rule, _word(value), self._condition_trace(rule.when, nodes, checked)))
+        inputs = tuple(_field(spec.name, checked) for spec in self.policy.inputs)
+        return Trace(self.policy.hit, tuple(considered), tuple(not_considered), verdict.is_default, inputs)
+
+    def _condition_trace(self, condition: Condition, nodes: Any, checked: CheckedItem) -> ConditionTrace:
+        children = tuple(self._condition_trace(child, nodes, checked) for child in condition.children)
+        reads: tuple[FieldValue, ...] = ()
+        if condition.kind == "expr":
+            names = condition.expr.reads + tuple(n for n in condition.expr.presence if n not in condition.expr.reads)
+            reads = tuple(_field(name, checked) for name in names)
+        return ConditionTrace(condition, _word(nodes[condition.node_id]), children, reads)
+
+
+def _field(name: str, checked: CheckedItem) -> FieldValue:
+    if name not in checked.values:
+        return FieldValue(name, None, "missing")
+    return FieldValue(name, checked.values[name], "default" if name in checked.defaulted else "item")
+
+
+def _names(names: tuple[str, ...]) -> str:
+    quoted = [f"'{name}'" for name in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def _kind(value: Any) -> str:
+    from .sandbox import type_word_of
+
+    return type_word_of(value)

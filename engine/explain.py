@@ -1,0 +1,252 @@
+"""Explain stage: a decision and its trace -> plain text, markdown, or JSON.
+
+Written for an auditor: the outcome; the rule that fired, its `because` and its source line;
+each of its conditions with the values it read; every rule tried before it and the
+condition that stopped it (or the missing field that left it unknown); the default when
+nothing fired; the policy's name, version and content hash. The JSON form is the same
+trace as data, and is what `classify --explain` attaches to each record.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from typing import Any
+
+from .evaluate import ConditionTrace, Decision, FieldValue, RuleTrace, Trace
+
+FORMATS = ("text", "markdown", "json")
+
+_CONDITION_WORDS = {"true": "held", "false": "failed", "unknown": "unknown", "skipped": "not checked"}
+_RULE_WORDS = {"true": "fired", "false": "did not fire", "unknown": "unknown"}
+_GROUP_WORDS = {"all": "all of", "any": "any of", "not": "not"}
+
+
+def explain(decision: Decision, fmt: str = "text") -> str:
+    """The explanation of `decision` in format `fmt` ("text", "markdown" or "json")."""
+    if fmt == "json":
+        return json.dumps(explanation_record(decision), indent=2, ensure_ascii=False, default=_json_default) + "\n"
+    if fmt == "markdown":
+        return _Writer(decision, markdown=True).render()
+    if fmt == "text":
+        return _Writer(decision, markdown=False).render()
+    raise ValueError(f"unknown explanation format '{fmt}'")
+
+
+# -- data -----------------------------------------------------------------------------------------
+
+
+def explanation_record(decision: Decision) -> dict[str, Any]:
+    """The decision with its trace, as JSON-ready data."""
+    return {
+        "id": decision.item_id,
+        "outcome": _listed(decision.outcome),
+        "rule": _listed(decision.rule),
+        "because": _listed(decision.because),
+        "policy": decision.policy.as_record(),
+        "trace": trace_record(decision.trace),
+    }
+
+
+def trace_record(trace: Trace) -> dict[str, Any]:
+    """A trace as JSON-ready data (the `trace` of a `classify --explain` record)."""
+    return {
+        "hit": trace.hit,
+        "rules": [_rule_record(rule) for rule in trace.rules],
+        "not_considered": [rule.id for rule in trace.not_considered],
+        "default_applied": trace.default_applied,
+        "missing": list(trace.missing),
+    }
+
+
+def _rule_record(rule_trace: RuleTrace) -> dict[str, Any]:
+    rule = rule_trace.rule
+    return {
+        "rule": rule.id,
+        "outcome": rule.outcome,
+        "result": rule_trace.result,
+        "source": rule.span.short,
+        "condition": _condition_record(rule_trace.condition),
+    }
+
+
+def _condition_record(node: ConditionTrace) -> dict[str, Any]:
+    condition = node.condition
+    record: dict[str, Any] = {"kind": condition.kind}
+    if condition.text is not None:
+        record["text"] = condition.text
+    record["result"] = node.result
+    record["source"] = str(condition.span)
+    if condition.kind == "expr":
+        record["inputs"] = [_field_record(field) for field in node.inputs]
+    if node.children:
+        record["children"] = [_condition_record(child) for child in node.children]
+    return record
+
+
+def _field_record(field: FieldValue) -> dict[str, Any]:
+    record: dict[str, Any] = {"name": field.name, "from": field.source}
+    if field.source != "missing":
+        record["value"] = _json_value(field.value)
+    return record
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, (_dt.date, _dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _json_value(v) for k, v in value.items()}
+    return value
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (_dt.date, _dt.datetime)):
+        return value.isoformat()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def _listed(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+# -- prose ----------------------------------------------------------------------------------------
+
+
+def show_value(field: FieldValue) -> str:
+    """How an input's value is written in an explanation."""
+    if field.source == "missing":
+        return f"{field.name} is missing"
+    text = f"{field.name} = {_show(field.value)}"
+    return text + " (default)" if field.source == "default" else text
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (_dt.date, _dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, (list, dict)):
+        return json.dumps(_json_value(value), ensure_ascii=False)
+    return repr(value)
+
+
+class _Writer:
+    """Lays out one explanation; the text and markdown forms differ only in decoration."""
+
+    def __init__(self, decision: Decision, markdown: bool):
+        self.decision = decision
+        self.trace = decision.trace
+        self.markdown = markdown
+        self.lines: list[str] = []
+
+    def render(self) -> str:
+        decision, trace = self.decision, self.trace
+        verdict = decision.verdict
+        item = f"Item {_show(decision.item_id)}" if decision.item_id is not None else "The item"
+        outcome = ", ".join(verdict.outcome) if verdict.collect else verdict.outcome
+        self.heading(f"{item}: {outcome}")
+        fired = [rule for rule in trace.rules if rule.matched]
+        if verdict.is_default:
+            self.line(f"No rule fired, so the policy's default outcome {self.name(outcome)} applies.")
+            if verdict.because and not verdict.collect:
+                self.line(f"Default: {verdict.because}")
+            self.line("")
+        for rule_trace in fired:
+            self.rule(rule_trace, "fired")
+        others = [rule for rule in trace.rules if not rule.matched]
+        if others:
+            if trace.hit in ("first", "priority") and fired:
+                order = "in priority order" if trace.hit == "priority" else "in order"
+                self.subheading(f"Rules tried before it ({order}), which did not fire")
+            else:
+                self.subheading("Rules that did not fire")
+            for rule_trace in others:
+                self.rule(rule_trace, _RULE_WORDS[rule_trace.result])
+        if trace.not_considered:
+            names = ", ".join(self.name(rule.id) for rule in trace.not_considered)
+            self.line(f"Not considered, because an earlier rule decided: {names}.")
+            self.line("")
+        missing = trace.missing
+        if missing:
+            names = ", ".join(self.name(name) for name in missing)
+            one = len(missing) == 1
+            self.line(
+                f"Missing data: {names} {'was' if one else 'were'} not in the item and "
+                f"{'has' if one else 'have'} no default, so the conditions reading "
+                f"{'it' if one else 'them'} are unknown; a rule fires only when its conditions are known to hold."
+            )
+            self.line("")
+        policy = decision.policy
+        version = f" {policy.version}" if policy.version else ""
+        self.line(f"Policy: {policy.name}{version} (sha256 {policy.sha256})")
+        return "\n".join(self.lines).rstrip() + "\n"
+
+    # -- pieces
+
+    def rule(self, rule_trace: RuleTrace, status: str) -> None:
+        rule = rule_trace.rule
+        if status == "fired":
+            self.line(f"Rule {self.name(rule.id)} fired ({rule.span.short}): {rule.outcome}")
+        else:
+            self.line(f"- {self.name(rule.id)} ({rule.span.short}) would give {rule.outcome}: {status}")
+        # in markdown a rule that did not fire is itself a list item: nest its details under it
+        depth = 2 if self.markdown and status != "fired" else 1
+        if self.markdown and status == "fired":
+            self.line("")
+        item = self.indent(depth) + ("- " if self.markdown else "")
+        if status == "fired" and rule.because:
+            self.line(f"{item}Because: {rule.because}")
+        root = rule_trace.condition
+        if root.condition.kind in ("all", "any"):
+            self.line(f"{item}{'All' if root.condition.kind == 'all' else 'Any'} of these:")
+            for child in root.children:
+                self.condition(child, depth + 1)
+        else:
+            self.line(f"{item}Condition:")
+            self.condition(root, depth + 1)
+        self.line("")
+
+    def condition(self, node: ConditionTrace, depth: int) -> None:
+        condition = node.condition
+        word = _CONDITION_WORDS[node.result] + ":"
+        label = f"**{word}**" if self.markdown else f"{word:<12}"
+        if condition.kind in _GROUP_WORDS:
+            self.line(f"{self.indent(depth)}{self.bullet_mark(depth)}{label} {_GROUP_WORDS[condition.kind]}")
+            for child in node.children:
+                self.condition(child, depth + 1)
+            return
+        if condition.kind == "const":
+            self.line(f"{self.indent(depth)}{self.bullet_mark(depth)}{label} always {'true' if condition.value else 'false'}")
+            return
+        text = f"{self.indent(depth)}{self.bullet_mark(depth)}{label} {self.expr(condition.text or '')}"
+        if node.inputs and node.result != "skipped":
+            text += "   (" + "; ".join(show_value(field) for field in node.inputs) + ")"
+        self.line(text)
+
+    def heading(self, text: str) -> None:
+        self.line(f"## {text}" if self.markdown else text)
+        self.line("")
+
+    def subheading(self, text: str) -> None:
+        self.line(f"**{text}:**" if self.markdown else f"{text}:")
+        self.line("")
+
+    def line(self, text: str) -> None:
+        self.lines.append(text)
+
+    def indent(self, depth: int) -> str:
+        # markdown nests list items two spaces per level, starting at the margin
+        return "  " * (depth - 1 if self.markdown else depth)
+
+    def bullet_mark(self, depth: int) -> str:
+        return "- "
+
+    def name(self, text: str) -> str:
+        return f"`{text}`" if self.markdown else f"'{text}'"
+
+    def expr(self, text: str) -> str:
+        return f"`{text}`" if self.markdown else text

@@ -1,0 +1,350 @@
+"""Item input: a byte stream in JSONL, JSON, CSV or YAML -> items with their line numbers.
+
+Readers stream (constant memory, except YAML which is read whole) and never stop at a bad
+record: a line that is not valid JSON, a CSV row with the wrong number of cells, an array
+element that does not parse, each becomes a record carrying its line number and the
+problem, so that every input item yields exactly one output record.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import json
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+FORMATS = ("jsonl", "json", "csv", "yaml")
+MAX_RECORD_BYTES = 16 * 1024 * 1024  # one item may not be larger than this
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRecord:
+    """One input record: the parsed item, or the reason it could not be read."""
+
+    line: int
+    item: Any = None
+    error: str | None = None
+    text_values: bool = False  # CSV: every value is text, to be read as its declared type
+
+
+def format_for(path: str | None, requested: str | None = None) -> str:
+    """The input format: as requested, else by file extension, else JSONL."""
+    if requested:
+        return requested
+    if path and path != "-":
+        extension = os.path.splitext(path)[1].lower()
+        return {".json": "json", ".csv": "csv", ".yaml": "yaml", ".yml": "yaml", ".tsv": "csv"}.get(extension, "jsonl")
+    return "jsonl"
+
+
+def read_items(stream: IO[bytes], fmt: str) -> Iterator[ItemRecord]:
+    """The records of a binary stream in format `fmt`."""
+    if fmt == "jsonl":
+        return read_jsonl(stream)
+    if fmt == "json":
+        return read_json(stream)
+    if fmt == "csv":
+        return read_csv(stream)
+    if fmt == "yaml":
+        return read_yaml(stream)
+    raise ValueError(f"unknown input format '{fmt}'")
+
+
+# -- JSON lines ---------------------------------------------------------------------------------
+
+
+def json_loads() -> Any:
+    """The fastest available JSON parser (orjson, else the standard library's)."""
+    try:
+        import orjson
+
+        return orjson.loads
+    except ImportError:  # pragma: no cover - orjson is a dependency; this keeps the engine usable without it
+        return _strict_json_loads
+
+
+def _strict_json_loads(data: bytes | str) -> Any:
+    return json.loads(data, parse_constant=_no_constant)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def read_jsonl(stream: IO[bytes]) -> Iterator[ItemRecord]:
+    """One item per line; blank lines are skipped."""
+    loads = json_loads()
+    number = 0
+    for raw in stream:
+        number += 1
+        if len(raw) > MAX_RECORD_BYTES:
+            yield ItemRecord(number, error=f"line is longer than {MAX_RECORD_BYTES // (1024 * 1024)} MiB")
+            continue
+        if number == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[len(codecs.BOM_UTF8):]
+        if not raw.strip():
+            continue
+        try:
+            yield ItemRecord(number, loads(raw))
+        except ValueError as error:  # orjson.JSONDecodeError is a ValueError
+            yield ItemRecord(number, error=json_problem(error, raw))
+
+
+def json_problem(error: Exception, text: bytes | str = b"") -> str:
+    """A JSON parse error as a short message with the column in the line (1-based)."""
+    message = str(error)
+    if "utf-8" in message.lower() or "utf8" in message.lower():
+        return "line is not valid UTF-8"
+    start = text.lstrip()[:1] if text else b""
+    if start and start not in (b"{", b"[", "{", "["):
+        return "line is not JSON: expected an object such as {\"id\": ...}"
+    position = re.search(r":?\s*line (\d+) column (\d+) \(char (\d+)\)", message)
+    if position:
+        message = message[: position.start()]
+    message = message.replace("Expecting", "expected").strip()
+    if "end of data" in message or "Unterminated" in message or "expected" in message and position and _at_end(text, int(position.group(3))):
+        return "invalid JSON: the line ends before the object is complete"
+    if position:
+        message += f" at column {int(position.group(3)) + 1}"
+    return f"invalid JSON: {message}"
+
+
+def _at_end(text: bytes | str, offset: int) -> bool:
+    return bool(text) and offset >= len(text.rstrip())
+
+
+# -- JSON documents -------------------------------------------------------------------------------
+
+
+def read_json(stream: IO[bytes]) -> Iterator[ItemRecord]:
+    """A JSON array of items, read element by element; or one or more JSON objects."""
+    reader = _TextBuffer(io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict"))
+    decoder = json.JSONDecoder(parse_constant=_no_constant)
+    try:
+        first = reader.skip_space()
+    except UnicodeDecodeError:
+        yield ItemRecord(1, error="input is not valid UTF-8")
+        return
+    if first is None:
+        return
+    try:
+        if first == "[":
+            reader.advance(1)
+            yield from _array_elements(reader, decoder)
+        else:
+            yield from _concatenated_values(reader, decoder)
+    except UnicodeDecodeError:
+        yield ItemRecord(reader.line, error="input is not valid UTF-8")
+
+
+def _array_elements(reader: _TextBuffer, decoder: json.JSONDecoder) -> Iterator[ItemRecord]:
+    expect_value = True
+    while True:
+        char = reader.skip_space()
+        if char is None:
+            yield ItemRecord(reader.line, error="invalid JSON: the array is not closed with ']'")
+            return
+        if char == "]":
+            return
+        if not expect_value:
+            if char != ",":
+                line = reader.line
+                reader.skip_value()
+                yield ItemRecord(line, error=f"invalid JSON: expected ',' or ']' between items, found '{char}'")
+                continue
+            reader.advance(1)
+            expect_value = True
+            continue
+        line = reader.line
+        value, problem = reader.decode(decoder)
+        if problem is not None:
+            reader.skip_value()
+            yield ItemRecord(line, error=problem)
+        else:
+            yield ItemRecord(line, value)
+        expect_value = False
+
+
+def _concatenated_values(reader: _TextBuffer, decoder: json.JSONDecoder) -> Iterator[ItemRecord]:
+    while True:
+        char = reader.skip_space()
+        if char is None:
+            return
+        line = reader.line
+        value, problem = reader.decode(decoder)
+        if problem is not None:
+            reader.skip_line()
+            yield ItemRecord(line, error=problem)
+        else:
+            yield ItemRecord(line, value)
+
+
+class _TextBuffer:
+    """A window over a text stream, read in chunks, that knows the current line number."""
+
+    def __init__(self, text: IO[str]):
+        self.text = text
+        self.buffer = ""
+        self.position = 0
+        self.line = 1
+        self.eof = False
+
+    def fill(self) -> bool:
+        if self.eof:
+            return False
+        chunk = self.text.read(_CHUNK)
+        if not chunk:
+            self.eof = True
+            return False
+        self.buffer = self.buffer[self.position:] + chunk
+        self.position = 0
+        return True
+
+    def advance(self, count: int) -> None:
+        self.line += self.buffer.count("\n", self.position, self.position + count)
+        self.position += count
+
+    def peek(self) -> str | None:
+        while self.position >= len(self.buffer):
+            if not self.fill():
+                return None
+        return self.buffer[self.position]
+
+    def skip_space(self) -> str | None:
+        while True:
+            char = self.peek()
+            if char is None or not char.isspace():
+                return char
+            self.advance(1)
+
+    def decode(self, decoder: json.JSONDecoder) -> tuple[Any, str | None]:
+        """Decode one value at the current position, reading more text until it is complete."""
+        while True:
+            try:
+                value, end = decoder.raw_decode(self.buffer, self.position)
+            except ValueError as error:
+                if not self.eof and len(self.buffer) - self.position < MAX_RECORD_BYTES and self.fill():
+                    continue
+                return None, json_problem(error)
+            # a number cut off at the end of the buffer would decode short: read on to be sure
+            if end >= len(self.buffer) and not self.eof and self.fill():
+                continue
+            self.advance(end - self.position)
+            return value, None
+
+    def skip_value(self) -> None:
+        """Skip to the next ',' or ']' outside strings and brackets (after a bad element)."""
+        depth = 0
+        in_string = escaped = False
+        while True:
+            char = self.peek()
+            if char is None:
+                return
+            if in_string:
+                if escaped:
+                    escaped = False
+                elif char == "\\":
+                    escaped = True
+                elif char == '"':
+                    in_string = False
+            elif char == '"':
+                in_string = True
+            elif char in "[{":
+                depth += 1
+            elif char in "]}":
+                if depth == 0:
+                    return
+                depth -= 1
+            elif char == "," and depth == 0:
+                return
+            self.advance(1)
+
+    def skip_line(self) -> None:
+        while True:
+            char = self.peek()
+            if char is None:
+                return
+            self.advance(1)
+            if char == "\n":
+                return
+
+
+# -- CSV ------------------------------------------------------------------------------------------
+
+
+def read_csv(stream: IO[bytes]) -> Iterator[ItemRecord]:
+    """A header row, then one item per row; cells stay text until the policy's types read them."""
+    import csv
+
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    reader = csv.reader(text)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return
+    except csv.Error as error:
+        yield ItemRecord(1, error=f"invalid CSV header: {error}")
+        return
+    names = [name.strip() for name in header]
+    if any(_has_surrogates(name) for name in names):
+        yield ItemRecord(1, error="the CSV header is not valid UTF-8")
+        return
+    width = len(names)
+    previous = reader.line_num
+    while True:
+        line = previous + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            previous = reader.line_num
+            yield ItemRecord(line, error=f"invalid CSV: {error}")
+            continue
+        previous = reader.line_num
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue
+        if len(row) != width:
+            yield ItemRecord(line, error=f"row has {len(row)} cells, but the header has {width}")
+            continue
+        if any(_has_surrogates(cell) for cell in row):
+            yield ItemRecord(line, error="row is not valid UTF-8")
+            continue
+        item: dict[str, Any] = {}
+        for name, cell in zip(names, row):
+            if name and name not in item:
+                item[name] = cell
+        yield ItemRecord(line, item, text_values=True)
+
+
+def _has_surrogates(text: str) -> bool:
+    return any("\udc80" <= char <= "\udcff" for char in text)
+
+
+# -- YAML -----------------------------------------------------------------------------------------
+
+
+def read_yaml(stream: IO[bytes]) -> Iterator[ItemRecord]:
+    """A YAML list of items (or one mapping per document); read whole, with line numbers."""
+    from .loader import parse_documents
+
+    try:
+        text = stream.read().decode("utf-8")
+    except UnicodeDecodeError:
+        yield ItemRecord(1, error="input is not valid UTF-8")
+        return
+    documents, problems = parse_documents(text, "<items>")
+    for problem in problems:
+        span = problem.span
+        yield ItemRecord(span.line if span else 1, error=problem.message)
+    for document in documents:
+        if isinstance(document.data, list):
+            for index, item in enumerate(document.data):
+                yield ItemRecord(document.value_span((index,)).line, item)
+        elif document.data is not None:
+            yield ItemRecord(document.span.line, document.data)

@@ -1,0 +1,250 @@
+"""Load stage: YAML text -> plain data plus a table of source spans by path.
+
+PyYAML composes each document into nodes that carry their start marks; this module builds
+the plain data (dicts, lists, strings, numbers, booleans, None) from those nodes itself, so
+that it can record where every key and value came from, refuse duplicate keys instead of
+merging them, and resolve only the scalar types a policy can use. Nothing here knows what
+a policy is: later stages ask a `Document` for the span of a path.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from .errors import Diagnostic, Span
+
+Path = tuple[str | int, ...]
+
+YAML_SUFFIXES = (".yaml", ".yml")
+
+# A document may not expand (through aliases) to more nodes than this, nor nest deeper.
+MAX_NODES = 1_000_000
+MAX_DEPTH = 200
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+_SCALAR_TAGS = {
+    "tag:yaml.org,2002:str": _CONSTRUCTOR.construct_yaml_str,
+    "tag:yaml.org,2002:int": _CONSTRUCTOR.construct_yaml_int,
+    "tag:yaml.org,2002:float": _CONSTRUCTOR.construct_yaml_float,
+    "tag:yaml.org,2002:bool": _CONSTRUCTOR.construct_yaml_bool,
+    "tag:yaml.org,2002:null": _CONSTRUCTOR.construct_yaml_null,
+}
+# Timestamps stay text: a policy compares dates through declared inputs, not YAML magic.
+_TEXT_TAGS = {"tag:yaml.org,2002:timestamp"}
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """Where one value of a document came from."""
+
+    span: Span  # the value
+    key_span: Span | None  # the mapping key that holds it, if any
+    style: str | None  # YAML scalar style: None (plain), "'", '"', "|", ">"; None for collections
+    raw: str | None  # the scalar's text as written (before type resolution)
+
+
+@dataclass(slots=True)
+class Document:
+    """One YAML document: its data and the span of every path in it."""
+
+    file: str
+    index: int
+    data: Any
+    nodes: dict[Path, Node] = field(repr=False)
+    text: str = field(repr=False, default="")
+
+    @property
+    def span(self) -> Span:
+        return self.nodes[()].span
+
+    def node(self, path: Path) -> Node:
+        """The recorded node of `path`, or of its nearest recorded ancestor."""
+        while path not in self.nodes:
+            path = path[:-1]
+        return self.nodes[path]
+
+    def value_span(self, path: Path) -> Span:
+        """Where the value at `path` starts (or the nearest enclosing value)."""
+        return self.node(path).span
+
+    def key_span(self, path: Path) -> Span:
+        """Where the key that holds `path` is written (the value itself for list items)."""
+        node = self.node(path)
+        return node.key_span or node.span
+
+
+class _Builder:
+    """Turns composed YAML nodes into plain data, recording spans and refusing duplicates."""
+
+    def __init__(self, file: str):
+        self.file = file
+        self.nodes: dict[Path, Node] = {}
+        self.problems: list[Diagnostic] = []
+        self.count = 0
+
+    def span(self, mark: yaml.Mark, end: yaml.Mark | None = None) -> Span:
+        if end is not None and end.line == mark.line:
+            return Span(self.file, mark.line + 1, mark.column + 1, end.line + 1, end.column + 1)
+        return Span(self.file, mark.line + 1, mark.column + 1)
+
+    def build(self, node: yaml.Node, path: Path, key_span: Span | None, depth: int = 0) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES or depth > MAX_DEPTH:
+            raise _TooLarge(self.span(node.start_mark))
+        value_span = self.span(node.start_mark, node.end_mark)
+        if isinstance(node, yaml.ScalarNode):
+            self.nodes[path] = Node(value_span, key_span, node.style or None, node.value)
+            return self.scalar(node, value_span)
+        self.nodes[path] = Node(value_span, key_span, None, None)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(child, path + (i,), None, depth + 1) for i, child in enumerate(node.value)]
+        if isinstance(node, yaml.MappingNode):
+            return self.mapping(node, path, depth)
+        raise AssertionError(f"unexpected YAML node {node!r}")  # pragma: no cover - PyYAML has three kinds
+
+    def scalar(self, node: yaml.ScalarNode, span: Span) -> Any:
+        construct = _SCALAR_TAGS.get(node.tag)
+        if construct is not None:
+            return construct(node)
+        if node.tag in _TEXT_TAGS:
+            return node.value
+        self.problems.append(
+            Diagnostic(
+                "yaml-tag",
+                f"YAML tag '{node.tag}' is not supported",
+                span,
+                "a policy holds only text, numbers, booleans, lists and mappings",
+            )
+        )
+        return node.value
+
+    def mapping(self, node: yaml.MappingNode, path: Path, depth: int) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        first_seen: dict[str, Span] = {}
+        for key_node, value_node in node.value:
+            key_span = self.span(key_node.start_mark, key_node.end_mark)
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.problems.append(Diagnostic("yaml-key", "a mapping key must be a plain value", key_span))
+                continue
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                self.problems.append(
+                    Diagnostic("yaml-merge", "merge keys ('<<') are not supported", key_span, "write the keys out")
+                )
+                continue
+            # keys are taken as written: `no:` is the key "no", not the boolean false
+            key = key_node.value
+            if key in first_seen:
+                self.problems.append(
+                    Diagnostic(
+                        "duplicate-key",
+                        f"key '{key}' appears twice in this mapping",
+                        key_span,
+                        f"the first '{key}' is at line {first_seen[key].line}; YAML would silently keep only the last",
+                    )
+                )
+                continue
+            first_seen[key] = key_span
+            data[key] = self.build(value_node, path + (key,), key_span, depth + 1)
+        return data
+
+
+class _TooLarge(Exception):
+    def __init__(self, span: Span):
+        self.span = span
+
+
+def parse_documents(text: str, file: str) -> tuple[list[Document], list[Diagnostic]]:
+    """Parse every YAML document in `text`; problems come back as diagnostics, never raised."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    documents: list[Document] = []
+    problems: list[Diagnostic] = []
+    loader = _LOADER(text)
+    try:
+        index = 0
+        while loader.check_node():
+            node = loader.get_node()
+            builder = _Builder(file)
+            try:
+                data = builder.build(node, (), None)
+            except _TooLarge as too_large:
+                problems.append(
+                    Diagnostic(
+                        "yaml-too-large",
+                        "document is too large or too deeply nested",
+                        too_large.span,
+                        f"a document may hold at most {MAX_NODES:,} values, nested at most {MAX_DEPTH} deep",
+                    )
+                )
+                index += 1
+                continue
+            problems.extend(builder.problems)
+            documents.append(Document(file, index, data, builder.nodes, text))
+            index += 1
+    except yaml.MarkedYAMLError as error:
+        problems.append(_syntax_diagnostic(error, file, text))
+    except yaml.YAMLError as error:  # pragma: no cover - every PyYAML parse error carries a mark
+        problems.append(Diagnostic("yaml-syntax", f"invalid YAML: {error}", Span(file, 1, 1)))
+    finally:
+        loader.dispose()
+    return documents, problems
+
+
+def _syntax_diagnostic(error: yaml.MarkedYAMLError, file: str, text: str) -> Diagnostic:
+    mark = error.problem_mark or error.context_mark
+    span = Span(file, mark.line + 1, mark.column + 1) if mark else Span(file, 1, 1)
+    problem = (error.problem or "invalid YAML").strip()
+    message = f"invalid YAML: {problem}"
+    hint = None
+    if error.context and error.context_mark is not None and error.context_mark.line != getattr(mark, "line", None):
+        hint = f"{error.context.strip()} that starts at line {error.context_mark.line + 1}"
+    lines = text.splitlines()
+    if mark is not None and mark.line < len(lines) and "\t" in lines[mark.line][: mark.column + 1]:
+        hint = "YAML does not allow tabs for indentation; use spaces"
+    return Diagnostic("yaml-syntax", message, span, hint)
+
+
+def read_file(path: str, display: str | None = None) -> tuple[list[Document], list[Diagnostic]]:
+    """Read and parse one YAML file; unreadable files are reported as diagnostics."""
+    name = display or path
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except UnicodeDecodeError as error:
+        return [], [Diagnostic("file-encoding", f"file is not valid UTF-8 ({error.reason})", Span(name, 1, 1))]
+    except OSError as error:
+        return [], [Diagnostic("file-unreadable", f"cannot read file: {error.strerror or error}", Span(name, 1, 1))]
+    return parse_documents(text, name)
+
+
+def discover(paths: list[str] | tuple[str, ...]) -> tuple[list[str], list[Diagnostic]]:
+    """The YAML files named by `paths`: files as given, folders searched recursively in name order.
+
+    Hidden files and folders (a leading '.') are skipped, so a policy repository's `.github/`
+    does not count as policy.
+    """
+    files: list[str] = []
+    problems: list[Diagnostic] = []
+    for path in paths:
+        if os.path.isdir(path):
+            found = []
+            for root, dirs, names in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in names:
+                    if name.endswith(YAML_SUFFIXES) and not name.startswith("."):
+                        found.append(os.path.join(root, name))
+            if not found:
+                problems.append(
+                    Diagnostic("no-policy", f"folder '{path}' holds no .yaml or .yml files", Span(path, 1, 1))
+                )
+            files.extend(sorted(found))
+        elif os.path.exists(path):
+            files.append(path)
+        else:
+            problems.append(Diagnostic("file-missing", f"no such file or folder '{path}'", Span(path, 1, 1)))
+    return files, problems

@@ -1,0 +1,354 @@
+"""The sandbox every expression runs in: the unknown value, limits, and bounded operations.
+
+Both ways of running a checked expression (the three-valued interpreter and the generated
+fast code, see `compile.py`) call these helpers, so they compute the same way and neither
+can do unbounded work: powers, repetition and joining of text are checked against the fixed
+limits below, which nothing in an item or a policy can change.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as _dt
+import math
+import operator
+import re
+from collections.abc import Callable
+from typing import Any
+
+# -- limits --------------------------------------------------------------------------------
+
+MAX_STRING_LENGTH = 100_000  # characters (or list items) an expression may build
+MAX_POWER_BITS = 4096  # bits of an integer power's result
+MAX_EXPONENT = 1000  # magnitude of a float power's exponent
+
+
+class LimitError(ArithmeticError):
+    """An expression tried to do more work than the sandbox allows."""
+
+
+class _Unknown:
+    """The third truth value: a condition that reads a missing field is unknown."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "unknown"
+
+    def __bool__(self) -> bool:
+        raise TypeError("unknown has no truth value")
+
+    def __reduce__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN: Any = _Unknown()
+
+
+class Missing(LookupError):
+    """A value an expression needs is not there (raised only on the fast path)."""
+
+
+# -- runtime helpers (used by the interpreter and by generated code) -------------------------
+
+
+def safe_pow(base: Any, exponent: Any) -> Any:
+    """`base ** exponent`, refusing results too large to compute cheaply and complex results."""
+    if isinstance(base, int) and isinstance(exponent, int) and not isinstance(exponent, bool):
+        if exponent > 0 and abs(base) > 1 and abs(base).bit_length() * exponent > MAX_POWER_BITS:
+            raise LimitError(f"power {base} ** {exponent} is too large")
+        if exponent < 0 and base == 0:
+            raise ZeroDivisionError("zero to a negative power")
+        return base**exponent
+    if abs(exponent) > MAX_EXPONENT and abs(base) != 1:
+        raise LimitError(f"power exponent {exponent} is too large")
+    if base < 0 and not float(exponent).is_integer():
+        raise ValueError("a negative number to a fractional power is not a real number")
+    if base == 0 and exponent < 0:
+        raise ZeroDivisionError("zero to a negative power")
+    result = float(base) ** exponent
+    if math.isinf(result):
+        raise OverflowError("power result is too large")
+    return result
+
+
+def safe_mul(left: Any, right: Any) -> Any:
+    """`left * right`, refusing to build text or lists longer than the limit."""
+    if isinstance(left, (str, list)) and isinstance(right, int) and not isinstance(right, bool):
+        if len(left) * right > MAX_STRING_LENGTH:
+            raise LimitError(f"repetition would build {len(left) * right:,} characters (limit {MAX_STRING_LENGTH:,})")
+    elif isinstance(right, (str, list)) and isinstance(left, int) and not isinstance(left, bool):
+        if len(right) * left > MAX_STRING_LENGTH:
+            raise LimitError(f"repetition would build {len(right) * left:,} characters (limit {MAX_STRING_LENGTH:,})")
+    elif isinstance(left, (str, list)) or isinstance(right, (str, list)):
+        raise TypeError(f"cannot multiply {type_word_of(left)} by {type_word_of(right)}")
+    return left * right
+
+
+def safe_add(left: Any, right: Any) -> Any:
+    """`left + right`, refusing to build text or lists longer than the limit."""
+    if isinstance(left, (str, list)) and isinstance(right, (str, list)):
+        if len(left) + len(right) > MAX_STRING_LENGTH:
+            raise LimitError(f"joining would build {len(left) + len(right):,} characters (limit {MAX_STRING_LENGTH:,})")
+    return left + right
+
+
+def number_only(value: Any) -> Any:
+    """`value` if it is a number; arithmetic on anything else is a type error."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"expected a number, got {type_word_of(value)}")
+    return value
+
+
+def text_only(value: Any) -> str:
+    """`value` if it is text; text functions on anything else are a type error."""
+    if not isinstance(value, str):
+        raise TypeError(f"expected text, got {type_word_of(value)}")
+    return value
+
+
+def index_value(container: Any, key: Any) -> Any:
+    """`container[key]` for data values; a missing element is missing data, not an error."""
+    if isinstance(container, list) or isinstance(container, str):
+        if isinstance(key, bool) or not isinstance(key, int):
+            raise TypeError(f"a list index must be a whole number, not {type_word_of(key)}")
+        if -len(container) <= key < len(container):
+            return container[key]
+        raise Missing(key)
+    if isinstance(container, dict):
+        if not isinstance(key, str):
+            raise TypeError(f"a mapping key must be text, not {type_word_of(key)}")
+        if key in container and container[key] is not None:
+            return container[key]
+        raise Missing(key)
+    raise TypeError(f"cannot index {type_word_of(container)}")
+
+
+def field_value(container: Any, path: tuple[str, ...]) -> Any:
+    """A field below an object input (`service.tier`); absent fields are missing data."""
+    for name in path:
+        if not isinstance(container, dict):
+            raise TypeError(f"cannot read field '{name}' of {type_word_of(container)}")
+        if name not in container or container[name] is None:
+            raise Missing(name)
+        container = container[name]
+    return container
+
+
+def days_between(start: Any, end: Any) -> Any:
+    """Days from `start` to `end` (negative when `end` is earlier); fractional for date-times."""
+    start, end = _as_moment(start), _as_moment(end)
+    if isinstance(start, _dt.datetime) or isinstance(end, _dt.datetime):
+        start, end = _as_datetime(start), _as_datetime(end)
+        return (end - start).total_seconds() / 86400
+    return (end - start).days
+
+
+def _as_moment(value: Any) -> _dt.date:
+    if isinstance(value, _dt.date):
+        return value
+    if isinstance(value, str):
+        parsed = parse_datetime(value) if ("T" in value or " " in value.strip()) else parse_date(value)
+        if parsed is not None:
+            return parsed
+    raise TypeError(f"days_between needs dates, got {type_word_of(value)}")
+
+
+def _as_datetime(value: _dt.date) -> _dt.datetime:
+    if isinstance(value, _dt.datetime):
+        return value
+    return _dt.datetime(value.year, value.month, value.day, tzinfo=_dt.timezone.utc)
+
+
+def parse_date(text: str) -> _dt.date | None:
+    """An ISO date (`2026-11-22`), or None."""
+    try:
+        if len(text) != 10:
+            return None
+        return _dt.date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def parse_datetime(text: str) -> _dt.datetime | None:
+    """An ISO date-time; without an offset it is taken as UTC. A bare date is midnight UTC."""
+    candidate = text.strip()
+    if candidate.endswith(("Z", "z")):
+        candidate = candidate[:-1] + "+00:00"
+    try:
+        value = _dt.datetime.fromisoformat(candidate)
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=_dt.timezone.utc)
+    return value
+
+
+def regex_search(pattern: re.Pattern[str], text: Any) -> bool:
+    return pattern.search(text_only(text)) is not None
+
+
+def round_number(value: Any, digits: Any = None) -> Any:
+    number_only(value)
+    if digits is None:
+        return round(value)
+    if isinstance(digits, bool) or not isinstance(digits, int):
+        raise TypeError("round() needs a whole number of digits")
+    return round(value, digits)
+
+
+def extreme(choose: Callable[..., Any], *values: Any) -> Any:
+    """min or max over several values, or over one list."""
+    if len(values) == 1:
+        (only,) = values
+        if not isinstance(only, list):
+            raise TypeError(f"{choose.__name__}() of one value needs a list, got {type_word_of(only)}")
+        if not only:
+            raise ValueError(f"{choose.__name__}() of an empty list")
+        return choose(only)
+    return choose(values)
+
+
+def type_word_of(value: Any) -> str:
+    """How messages name the type of a runtime value."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int):
+        return "a whole number"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, _dt.datetime):
+        return "a date-time"
+    if isinstance(value, _dt.date):
+        return "a date"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+
+def unknown_in(value: Any) -> bool:
+    """True for the unknown value, or a list holding one."""
+    return value is UNKNOWN or (type(value) is list and any(v is UNKNOWN for v in value))
+
+
+def logical_not(value: Any) -> Any:
+    return UNKNOWN if value is UNKNOWN else not value
+
+
+def contains(container: Any, item: Any) -> bool:
+    """`item in container` for data values, refusing to look inside anything else."""
+    if isinstance(container, str) and not isinstance(item, str):
+        raise TypeError(f"cannot look for {type_word_of(item)} in text")
+    if isinstance(container, dict):
+        return item in container
+    if not isinstance(container, (list, str)):
+        raise TypeError(f"cannot look inside {type_word_of(container)}")
+    return item in container
+
+
+def not_contains(container: Any, item: Any) -> bool:
+    return not contains(container, item)
+
+
+COMPARISONS: dict[type, Callable[[Any, Any], bool]] = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.In: lambda a, b: contains(b, a),
+    ast.NotIn: lambda a, b: not contains(b, a),
+}
+
+
+def add(a: Any, b: Any) -> Any:
+    return safe_add(a, b) if isinstance(a, (str, list)) else number_only(a) + number_only(b)
+
+
+def subtract(a: Any, b: Any) -> Any:
+    return number_only(a) - number_only(b)
+
+
+def divide(a: Any, b: Any) -> Any:
+    return number_only(a) / number_only(b)
+
+
+def floor_divide(a: Any, b: Any) -> Any:
+    return number_only(a) // number_only(b)
+
+
+def modulo(a: Any, b: Any) -> Any:
+    return number_only(a) % number_only(b)
+
+
+def power(a: Any, b: Any) -> Any:
+    return safe_pow(number_only(a), number_only(b))
+
+
+OPERATIONS: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Add: add,
+    ast.Sub: subtract,
+    ast.Mult: safe_mul,
+    ast.Div: divide,
+    ast.FloorDiv: floor_divide,
+    ast.Mod: modulo,
+    ast.Pow: power,
+}
+
+
+def length(value: Any) -> int:
+    if isinstance(value, (str, list, dict)):
+        return len(value)
+    raise TypeError(f"len() needs text or a list, got {type_word_of(value)}")
+
+
+def lower(value: Any) -> str:
+    return text_only(value).lower()
+
+
+def upper(value: Any) -> str:
+    return text_only(value).upper()
+
+
+def minimum(*values: Any) -> Any:
+    return extreme(min, *values)
+
+
+def maximum(*values: Any) -> Any:
+    return extreme(max, *values)
+
+
+def absolute(value: Any) -> Any:
+    return abs(number_only(value))
+
+
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "len": length,
+    "lower": lower,
+    "upper": upper,
+    "min": minimum,
+    "max": maximum,
+    "abs": absolute,
+    "round": round_number,
+    "days_between": days_between,
+}
+
+
+def runtime_message(error: BaseException) -> str:
+    """How an error raised while evaluating an expression is told to the user."""
+    if isinstance(error, ZeroDivisionError):
+        return "division by zero"
+    if isinstance(error, OverflowError):
+        return "a number became too large"
+    if isinstance(error, RecursionError):
+        return "the expression is nested too deeply"
+    text = str(error)
+    return text or type(error).__name__

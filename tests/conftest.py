@@ -1,0 +1,84 @@
+"""Shared helpers: policy text builders, a CLI runner, and the golden-file switch."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+ROOT = Path(__file__).resolve().parent.parent
+POLICIES = ROOT / "policies"
+EXAMPLES = ROOT / "examples"
+SCHEMAS = ROOT / "schemas"
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+HEADER = """\
+rulebook: 1
+kind: classification
+name: test-policy
+version: "1"
+"""
+
+BASIC_INPUTS = """\
+inputs:
+  type: {type: string, enum: [incident, request, problem, change, idea]}
+  service_criticality: {type: string, enum: [low, medium, high, critical], default: low}
+  recurrence_90d: {type: integer, minimum: 0, default: 0}
+  departments_affected: {type: integer, minimum: 1, default: 1}
+  estimated_cost: {type: number, minimum: 0}
+"""
+
+OUTCOMES = """\
+outcomes:
+  routine_ticket: Routine.
+  process_improvement: Improve.
+  initiative: Initiative.
+  portfolio_review: Portfolio.
+"""
+
+
+def policy_text(rules: str, *, inputs: str = BASIC_INPUTS, hit: str = "first", default: str | None = "routine_ticket",
+                outcomes: str = OUTCOMES) -> str:
+    """A complete classification policy around `rules` (YAML for the `rules:` list)."""
+    text = HEADER + inputs + outcomes + f"hit: {hit}\n"
+    if default is not None:
+        text += f"default: {default}\n"
+    return text + "rules:\n" + textwrap.indent(textwrap.dedent(rules).strip("\n"), "  ") + "\n"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-goldens", action="store_true", help="rewrite golden files from the current output")
+
+
+@pytest.fixture
+def update_goldens(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-goldens"))
+
+
+@pytest.fixture
+def write(tmp_path: Path) -> Any:
+    """write(name, text) -> path of a new file under a temporary folder."""
+
+    def _write(name: str, text: str) -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return _write
+
+
+def run(*args: str, input: str | bytes | None = None) -> Result:
+    """Run the rulebook command in-process; stdout and stderr are kept apart."""
+    from engine.cli import cli
+
+    return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+
+
+def jsonl(text: str) -> list[dict[str, Any]]:
+    # split on newlines only: str.splitlines() also splits on characters JSON strings may hold raw
+    return [json.loads(line) for line in text.split("\n") if line.strip()]

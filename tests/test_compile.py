@@ -1,0 +1,263 @@
+"""Compile stage: the generated fast form agrees with the interpreter, and is built only from
+checked nodes; attempts to smuggle anything else through are refused."""
+
+from __future__ import annotations
+
+import io
+import keyword
+import re
+import tokenize
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+import engine
+from engine.errors import ItemError, PolicyError
+from engine.evaluate import Classifier
+
+INPUTS = """\
+inputs:
+  kind: {type: string, enum: [incident, request, problem]}
+  level: {type: string, enum: [low, high, critical], default: low}
+  count: {type: integer, minimum: 0}
+  cost: {type: number, default: 0}
+  funded: boolean
+  title: string
+  tags: {type: array, items: {type: string, enum: [vip, legacy]}}
+  opened: date
+  meta: object
+"""
+HEADER = "rulebook: 1\nkind: classification\nname: generated\n" + INPUTS + "outcomes: {a: A, b: B, c: C}\n"
+
+
+def policy_with(conditions: list[str], hit: str = "first", default: bool = True) -> engine.Policy:
+    rules = "".join(
+        f"  - id: r{i}\n    outcome: {'abc'[i % 3]}\n    when: {condition!r}\n" + (f"    priority: {i % 3}\n" if hit == "priority" else "")
+        for i, condition in enumerate(conditions, start=1)
+    )
+    text = HEADER + f"hit: {hit}\n" + ("default: a\n" if default else "") + "rules:\n" + rules
+    return engine.loads(text.replace("'", "'"))
+
+
+# -- random expressions over the inputs above ------------------------------------------------------------
+
+numbers = st.sampled_from(["count", "cost", "0", "1", "2", "3", "2.5", "-1", "10", "len(title)", "len(tags)"])
+
+
+def number_expressions() -> st.SearchStrategy[str]:
+    return st.recursive(
+        numbers,
+        lambda inner: st.one_of(
+            st.builds("({} {} {})".format, inner, st.sampled_from(["+", "-", "*", "/", "//", "%"]), inner),
+            st.builds("abs({})".format, inner),
+            st.builds("min({}, {})".format, inner, inner),
+            st.builds("round({})".format, inner),
+            st.builds("({} ** {})".format, inner, st.sampled_from(["2", "0", "-1"])),
+        ),
+        max_leaves=4,
+    )
+
+
+atoms = st.one_of(
+    st.builds("({} {} {})".format, number_expressions(), st.sampled_from(["<", "<=", ">", ">=", "==", "!="]), number_expressions()),
+    st.builds("({} < {} <= {})".format, number_expressions(), number_expressions(), number_expressions()),
+    st.sampled_from([
+        "kind == 'incident'", "kind != 'problem'", "level in ['high', 'critical']", "level not in ['low']",
+        "funded", "not funded", "has(count)", "has(meta.flag)", "'vip' in tags", "'legacy' not in tags",
+        "lower(title) == 'vpn'", "matches(title, '^V')", "'PN' in title", "opened < '2026-01-01'",
+        "days_between(opened, '2026-06-01') > 90", "meta.flag == True", "meta.size > 2", "tags[0] == 'vip'",
+        "upper(title) in ['VPN', 'EMAIL']", "(cost if funded else count) > 1",
+    ]),
+)
+
+
+def conditions() -> st.SearchStrategy[str]:
+    return st.recursive(
+        atoms,
+        lambda inner: st.one_of(
+            st.builds("({} and {})".format, inner, inner),
+            st.builds("({} or {})".format, inner, inner),
+            st.builds("(not {})".format, inner),
+        ),
+        max_leaves=5,
+    )
+
+
+# -- random items, often broken ------------------------------------------------------------------------------
+
+ANYTHING = st.one_of(st.none(), st.booleans(), st.integers(-3, 12), st.floats(allow_nan=True), st.text(max_size=4),
+                     st.lists(st.sampled_from(["vip", "legacy", "x"]), max_size=3))
+VALID = {
+    "kind": st.sampled_from(["incident", "request", "problem"]),
+    "level": st.sampled_from(["low", "high", "critical"]),
+    "count": st.integers(0, 12),
+    "cost": st.one_of(st.integers(0, 5), st.floats(0, 1e6, allow_nan=False)),
+    "funded": st.booleans(),
+    "title": st.sampled_from(["VPN", "vpn", "Email", "", "V"]),
+    "tags": st.lists(st.sampled_from(["vip", "legacy"]), max_size=3),
+    "opened": st.sampled_from(["2025-12-31", "2026-03-01"]),
+    "meta": st.one_of(st.just({}), st.just({"flag": True, "size": 3}), st.just({"flag": False, "size": 0})),
+}
+DUBIOUS = {
+    "kind": st.just("incidnt"),
+    "level": st.just("LOW"),
+    "count": st.one_of(st.just(-1), st.just(3.0), st.just(True)),
+    "cost": st.one_of(st.just(float("inf")), st.just(-1.0), st.just("5")),
+    "opened": st.just("2026-13-01"),
+    "meta": st.one_of(st.just({"flag": "yes"}), st.just({"size": "x"})),
+}
+
+
+@st.composite
+def items(draw: Any) -> dict[str, Any]:
+    """Clean items (every field valid), items with fields missing, and messy ones."""
+    mode = draw(st.sampled_from(["clean", "clean", "missing", "messy"]))
+    item: dict[str, Any] = {"id": draw(st.integers(0, 10**6))}
+    for name, values in VALID.items():
+        choice = "value" if mode == "clean" else draw(st.sampled_from(["value", "value", "absent"] + (["odd", "odd"] if mode == "messy" else [])))
+        if choice == "value":
+            item[name] = draw(values)
+        elif choice == "odd":
+            item[name] = draw(DUBIOUS.get(name, ANYTHING) | ANYTHING)
+    return item
+
+
+def careful(classifier: Classifier, item: dict[str, Any]) -> tuple[Any, Any]:
+    try:
+        result, nodes, _ = classifier.careful(item)
+        return result, tuple(nodes)
+    except ItemError as error:
+        return "error", error.message
+
+
+def check_agreement(classifier: Classifier, item: dict[str, Any]) -> None:
+    expected_result, expected_nodes = careful(classifier, item)
+    try:
+        fast = classifier.forms.decide(item)
+    except Exception:
+        fast = None  # declined: the careful path decides, nothing to compare
+    if fast is not None:
+        assert expected_result != "error", (item, expected_nodes)
+        assert fast == expected_result, item
+    try:
+        traced, nodes = classifier.forms.decide_traced(item)
+    except Exception:
+        return
+    assert (traced, nodes) == (expected_result, expected_nodes), item
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(conditions=st.lists(conditions(), min_size=1, max_size=4), hit=st.sampled_from(["first", "priority", "unique", "collect"]),
+       samples=st.lists(items(), min_size=1, max_size=8))
+def test_fast_form_agrees_with_the_interpreter(conditions: list[str], hit: str, samples: list[dict[str, Any]]) -> None:
+    try:
+        policy = policy_with(conditions, hit)
+    except PolicyError:
+        assume(False)  # e.g. an expression that type-checks to something other than a condition
+        return
+    classifier = policy.classifier
+    for item in samples:
+        check_agreement(classifier, item)
+
+
+def test_the_fast_form_handles_clean_items_itself() -> None:
+    policy = policy_with(["count >= 3 and level == 'high'", "'vip' in tags or funded"], "first")
+    item = {"kind": "incident", "level": "high", "count": 4, "cost": 1.5, "funded": False, "title": "x",
+            "tags": ["vip"], "opened": "2026-01-01", "meta": {}}
+    assert policy.classifier.forms.decide(item) == 1
+    assert policy.classifier.forms.decide_traced(item)[0] == 1
+
+
+# -- what the generated code is made of -------------------------------------------------------------------
+
+ALLOWED_NAMES = {
+    "it", "hits", "decide", "decide_traced", "get", "append", "lower", "upper", "type", "int", "float", "str", "tuple",
+    "len", "INF", "ABSENT", "Bail", "True", "False", "None",
+}
+
+
+def names_in(source: str) -> set[str]:
+    found = set()
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.NAME and not keyword.iskeyword(token.string):
+            found.add(token.string)
+    return found
+
+
+SNEAKY_POLICY = """\
+rulebook: 1
+kind: classification
+name: sneaky
+inputs:
+  os: string
+  system: {type: string, enum: ["__import__('os').system('x')", "exec"]}
+  eval: integer
+outcomes: {a: A}
+default: a
+rules:
+  - id: r1
+    outcome: a
+    when: "os == '__import__(\\\\'os\\\\')' and system == 'exec' and eval > 1"
+  - id: r2
+    outcome: a
+    when: "lower(os) in ['x', 'y'] and matches(os, '.*') and eval ** 2 > 3"
+"""
+
+
+def test_generated_code_contains_no_name_an_author_wrote() -> None:
+    policy = engine.loads(SNEAKY_POLICY)
+    source = policy.classifier.forms.source
+    unexpected = {
+        name for name in names_in(source)
+        if name not in ALLOWED_NAMES and not re.fullmatch(r"[vhn]\d+|[A-Z]\d+|_[a-z_]+", name)
+    }
+    assert unexpected == set(), source
+    decision = policy.classify({"os": "__import__('os')", "system": "exec", "eval": 2})
+    assert decision.rule == "r1"
+
+
+def test_the_generated_namespace_has_no_builtins() -> None:
+    policy = engine.loads(SNEAKY_POLICY)
+    assert policy.classifier.forms.decide.__globals__["__builtins__"] == {}
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "().__class__.__bases__[0].__subclasses__() == []",
+        "eval.__class__ == 1",
+        "getattr(os, 'x') == 1",
+        "__import__('os') == 1",
+        "open('x') == 1",
+        "type(os) == 1",
+        "os.__len__() == 1",
+        "[c for c in os] == []",
+        "(lambda: 1)() == 1",
+        "globals() == 1",
+        "os[0:1] == 'x'",
+    ],
+)
+def test_smuggling_anything_else_through_is_refused(expression: str) -> None:
+    text = SNEAKY_POLICY.split("rules:")[0] + f"rules:\n  - id: r\n    outcome: a\n    when: {expression!r}\n"
+    with pytest.raises(PolicyError):
+        engine.loads(text)
+
+
+@pytest.mark.parametrize(
+    "expression, item",
+    [
+        ("eval ** eval > 1", {"eval": 10**6}),
+        ("len(os * eval) > 1", {"os": "x" * 1000, "eval": 10**6}),
+        ("len(os + os + os) > 1", {"os": "x" * 60_000}),
+    ],
+)
+def test_huge_work_on_item_data_is_stopped(expression: str, item: dict[str, Any]) -> None:
+    text = SNEAKY_POLICY.split("rules:")[0] + f"rules:\n  - id: r\n    outcome: a\n    when: {expression!r}\n"
+    policy = engine.loads(text)
+    item = {"system": "exec", **item}
+    item.setdefault("os", "x")
+    item.setdefault("eval", 1)
+    with pytest.raises(ItemError, match="too large|limit"):
+        policy.classify(item)

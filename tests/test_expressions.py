@@ -1,0 +1,216 @@
+"""The expression language: types, names, enum values, forbidden syntax, and the sandbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from engine import sandbox
+from engine.errors import Span
+from engine.expressions import Scope, check_expression
+from engine.model import InputSpec
+
+SPAN = Span("p.yaml", 7, 11)
+
+
+def spec(name: str, kind: str, **extra: Any) -> InputSpec:
+    return InputSpec(name=name, type=kind, span=SPAN, **extra)
+
+
+SCOPE = Scope(
+    {
+        s.name: s
+        for s in [
+            spec("type", "string", enum=("incident", "request", "problem")),
+            spec("criticality", "string", enum=("low", "high", "critical")),
+            spec("count", "integer"),
+            spec("cost", "number"),
+            spec("funded", "boolean"),
+            spec("title", "string"),
+            spec("opened", "date"),
+            spec("seen", "datetime"),
+            spec("tags", "array", items=spec("tags[]", "string", enum=("vip", "legacy"))),
+            spec("service", "object"),
+            spec("owner", "object"),
+            spec("owner.team", "string"),
+        ]
+    }
+)
+
+
+def check(text: str) -> tuple[Any, list[Any]]:
+    return check_expression(text, SCOPE, lambda offset, length: SPAN.shifted(offset, length))
+
+
+def codes(text: str) -> list[str]:
+    return [d.code for d in check(text)[1]]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "count >= 10",
+        "1 < count <= 5",
+        "type in ['incident', 'request']",
+        "type not in ('problem',)",
+        "criticality == 'high' or criticality == 'critical'",
+        "not funded",
+        "funded and cost > 1000.5",
+        "(cost * 2 if funded else cost) > 10",
+        "lower(title) == 'vpn down'",
+        "matches(title, '^VPN')",
+        "len(tags) > 1 and 'vip' in tags",
+        "has(cost)",
+        "has(service.tier) and service.tier == 'gold'",
+        "owner.team == 'ops'",
+        "days_between(opened, '2026-11-22') > 30",
+        "opened < '2026-01-01'",
+        "seen >= '2026-01-01T00:00:00Z'",
+        "min(count, 3) == 3 and max(tags) == 'x'",
+        "abs(cost - 5) < 1 and round(cost) == 5",
+        "tags[0] == 'vip'",
+        "'VPN' in title",
+        "count % 2 == 0 and count // 2 == 1 and count ** 2 > 3",
+        "-cost < 0",
+        "True",
+    ],
+)
+def test_accepted(text: str) -> None:
+    checked, problems = check(text)
+    assert problems == [], problems
+    assert checked.type.kind == "boolean"
+
+
+@pytest.mark.parametrize(
+    "text, code",
+    [
+        ("criticality == 'critcal'", "enum-value"),
+        ("'critcal' == criticality", "enum-value"),
+        ("criticality in ['high', 'critcal']", "enum-value"),
+        ("'vipp' in tags", "enum-value"),
+        ("count >= '10'", "type-mismatch"),
+        ("title > 3", "type-mismatch"),
+        ("funded + 1 > 2", "type-mismatch"),
+        ("lower(count) == 'x'", "type-mismatch"),
+        ("count and funded", "type-mismatch"),
+        ("opened < '2026-13-01'", "type-mismatch"),
+        ("opened < seen", "type-mismatch"),
+        ("count", "not-a-condition"),
+        ("cuont > 1", "unknown-name"),
+        ("owner.tem == 'x'", "unknown-name"),
+        ("title.length > 1", "unknown-name"),
+        ("true", "unknown-name"),
+        ("count >", "expression-syntax"),
+        ("count = 1", "expression-syntax"),
+        ("foo(count)", "unknown-function"),
+        ("len(count, 2) > 1", "wrong-arguments"),
+        ("matches(title, title)", "wrong-arguments"),
+        ("matches(title, '(')", "invalid-regex"),
+        ("count is None", "forbidden-syntax"),
+        ("count == None", "forbidden-syntax"),
+        ("title.upper() == 'X'", "forbidden-syntax"),
+        ("count.__class__ == 1", "forbidden-syntax"),
+        ("__builtins__ == 1", "forbidden-syntax"),
+        ("[c for c in tags] == []", "forbidden-syntax"),
+        ("{'a': 1} == {}", "forbidden-syntax"),
+        ("(lambda: 1)() == 1", "forbidden-syntax"),
+        ("count | 1 == 1", "forbidden-syntax"),
+        ("count << 2 == 1", "forbidden-syntax"),
+        ("tags[0:1] == []", "forbidden-syntax"),
+        ("f'{title}' == 'x'", "forbidden-syntax"),
+        ("(x := 3) > 1", "forbidden-syntax"),
+        ("len(*tags) > 1", "forbidden-syntax"),
+        ("round(cost, ndigits=2) > 1", "forbidden-syntax"),
+        ("b'x' == title", "forbidden-syntax"),
+    ],
+)
+def test_rejected(text: str, code: str) -> None:
+    assert code in codes(text)
+
+
+def test_did_you_mean_for_names_and_enum_values() -> None:
+    (problem,) = check("cuont > 1")[1]
+    assert problem.hint == "did you mean 'count'?"
+    (problem,) = check("criticality == 'critcal'")[1]
+    assert problem.hint == "did you mean 'critical'?"
+    assert "one of 'low', 'high', 'critical'" in problem.message
+
+
+def test_columns_point_at_the_bad_token() -> None:
+    (problem,) = check("count > 1 and criticality == 'critcal'")[1]
+    assert problem.span.column == SPAN.column + len("count > 1 and criticality == ")
+    (problem,) = check("   cuont > 1")[1]
+    assert problem.span.column == SPAN.column + 3
+
+
+def test_columns_count_characters_not_bytes() -> None:
+    (problem,) = check("title == 'é' and cuont > 1")[1]
+    assert problem.span.column == SPAN.column + len("title == 'é' and ")
+
+
+def test_reads_and_presence_are_recorded_in_order() -> None:
+    checked, _ = check("has(cost) and count > 1 and lower(title) == 'x' and count < 9")
+    assert checked.reads == ("count", "title")
+    assert checked.presence == ("cost",)
+
+
+def test_date_literals_are_read_when_the_policy_loads() -> None:
+    checked, _ = check("opened < '2026-01-01'")
+    assert dt.date(2026, 1, 1) in checked.constants.values()
+
+
+def test_long_expressions_are_refused() -> None:
+    assert "expression-too-long" in codes(" or ".join(["count > 1"] * 600))
+
+
+# -- the sandbox -------------------------------------------------------------------------------------
+
+
+def test_powers_are_bounded() -> None:
+    assert sandbox.safe_pow(2, 10) == 1024
+    assert sandbox.safe_pow(2.0, 0.5) == pytest.approx(2**0.5)
+    with pytest.raises(sandbox.LimitError):
+        sandbox.safe_pow(10, 10**6)
+    with pytest.raises(sandbox.LimitError):
+        sandbox.safe_pow(2.0, 10**9)
+    with pytest.raises(ValueError):
+        sandbox.safe_pow(-8, 0.5)
+    with pytest.raises(ZeroDivisionError):
+        sandbox.safe_pow(0, -1)
+
+
+def test_text_building_is_bounded() -> None:
+    assert sandbox.safe_mul("ab", 3) == "ababab"
+    with pytest.raises(sandbox.LimitError):
+        sandbox.safe_mul("x" * 1000, 10**6)
+    with pytest.raises(sandbox.LimitError):
+        sandbox.safe_mul(10**6, ["x"] * 1000)
+    with pytest.raises(sandbox.LimitError):
+        sandbox.safe_add("x" * sandbox.MAX_STRING_LENGTH, "y")
+
+
+def test_functions_refuse_the_wrong_kind_of_value() -> None:
+    with pytest.raises(TypeError):
+        sandbox.lower(3)
+    with pytest.raises(TypeError):
+        sandbox.contains(["a"], 1) if False else sandbox.contains("abc", 1)
+    with pytest.raises(ValueError):
+        sandbox.minimum([])
+
+
+def test_days_between() -> None:
+    assert sandbox.days_between(dt.date(2026, 1, 1), dt.date(2026, 2, 1)) == 31
+    assert sandbox.days_between("2026-02-01", "2026-01-01") == -31
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    assert sandbox.days_between(start, start + dt.timedelta(hours=36)) == 1.5
+    assert sandbox.days_between(dt.date(2026, 1, 1), start + dt.timedelta(days=2)) == 2
+
+
+def test_iso_dates_and_times() -> None:
+    assert sandbox.parse_date("2026-11-22") == dt.date(2026, 11, 22)
+    assert sandbox.parse_date("2026-11-22T10:00") is None
+    assert sandbox.parse_datetime("2026-11-22T10:00:00Z").tzinfo is not None
+    assert sandbox.parse_datetime("2026-11-22T10:00") == dt.datetime(2026, 11, 22, 10, tzinfo=dt.timezone.utc)
+    assert sandbox.parse_datetime("not a date") is None

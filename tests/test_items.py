@@ -1,0 +1,81 @@
+"""Item input: every format yields one record per item, with its line number, bad or not."""
+
+from __future__ import annotations
+
+import io
+
+from engine.items import format_for, read_items
+
+
+def records(data: str | bytes, fmt: str) -> list[tuple[int, object, str | None]]:
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    return [(r.line, r.item, r.error) for r in read_items(io.BytesIO(raw), fmt)]
+
+
+def test_jsonl_lines_blank_lines_and_bad_lines() -> None:
+    got = records('{"id": 1}\n\n  \nnot json\n{"id": 3}\n[1]\n', "jsonl")
+    assert [(line, item) for line, item, _ in got] == [(1, {"id": 1}), (4, None), (5, {"id": 3}), (6, [1])]
+    assert got[1][2] == 'line is not JSON: expected an object such as {"id": ...}'
+    assert records('{"id": 1,\n', "jsonl")[0][2] == "invalid JSON: the line ends before the object is complete"
+
+
+def test_jsonl_invalid_utf8_and_nan_are_errors() -> None:
+    got = records(b'{"id": "\xff"}\n{"x": NaN}\n', "jsonl")
+    assert [line for line, _, error in got if error] == [1, 2]
+
+
+def test_json_array_elements_with_their_lines() -> None:
+    text = '[\n  {"id": 1},\n  {"id": 2,\n   "x": 3},\n  {"id": 3}\n]\n'
+    assert [(line, item) for line, item, _ in records(text, "json")] == [(2, {"id": 1}), (3, {"id": 2, "x": 3}), (5, {"id": 3})]
+
+
+def test_json_array_goes_on_after_a_bad_element() -> None:
+    text = '[\n {"id": 1},\n {"id": 2, oops},\n {"id": 3}\n]'
+    got = records(text, "json")
+    assert [(line, item is not None, error is not None) for line, item, error in got] == [
+        (2, True, False), (3, False, True), (4, True, False)]
+
+
+def test_json_array_that_is_not_closed() -> None:
+    got = records('[{"id": 1}, {"id": 2}', "json")
+    assert [item for _, item, _ in got[:2]] == [{"id": 1}, {"id": 2}]
+    assert got[-1][2] == "invalid JSON: the array is not closed with ']'"
+
+
+def test_json_single_object_and_concatenated_objects() -> None:
+    assert [(l, i) for l, i, _ in records('{\n  "id": 1\n}\n', "json")] == [(1, {"id": 1})]
+    assert [(l, i) for l, i, _ in records('{"id": 1}\n{"id": 2}\n', "json")] == [(1, {"id": 1}), (2, {"id": 2})]
+
+
+def test_json_array_larger_than_the_read_buffer() -> None:
+    big = "[" + ",\n".join('{"id": %d, "pad": "%s"}' % (i, "x" * 500) for i in range(5000)) + "]"
+    got = records(big, "json")
+    assert len(got) == 5000 and all(error is None for _, _, error in got)
+    assert got[-1][0] == 5000 and got[-1][1]["id"] == 4999
+
+
+def test_csv_rows_lines_and_ragged_rows() -> None:
+    text = 'id,type,note\nA,incident,"two\nlines"\n\nB,request\nC,problem,x\n'
+    got = records(text, "csv")
+    assert [(line, item) for line, item, _ in got] == [
+        (2, {"id": "A", "type": "incident", "note": "two\nlines"}),
+        (5, None),
+        (6, {"id": "C", "type": "problem", "note": "x"}),
+    ]
+    assert got[1][2] == "row has 2 cells, but the header has 3"
+
+
+def test_csv_with_byte_order_mark_and_bad_bytes() -> None:
+    got = records(b"\xef\xbb\xbfid,x\n1,\xff\n2,ok\n", "csv")
+    assert got[0][2] == "row is not valid UTF-8" and got[1][1] == {"id": "2", "x": "ok"}
+
+
+def test_yaml_list_of_items() -> None:
+    text = "- id: 1\n  type: incident\n- id: 2\n  type: request\n"
+    assert [(line, item["id"]) for line, item, _ in records(text, "yaml")] == [(1, 1), (3, 2)]
+
+
+def test_format_from_extension() -> None:
+    assert [format_for(p) for p in ("a.jsonl", "a.json", "a.csv", "a.yml", "a.ndjson", "-", None)] == [
+        "jsonl", "json", "csv", "yaml", "jsonl", "jsonl", "jsonl"]
+    assert format_for("a.txt", "csv") == "csv"

@@ -1,0 +1,107 @@
+"""Load stage: YAML text -> data and spans; duplicate keys and unsafe tags are refused."""
+
+from __future__ import annotations
+
+from engine.loader import discover, parse_documents
+
+
+def test_values_and_spans_are_recorded_by_path() -> None:
+    text = "rulebook: 1\nrules:\n  - id: r1\n    when: x > 1\n"
+    (document,), problems = parse_documents(text, "p.yaml")
+    assert problems == []
+    assert document.data == {"rulebook": 1, "rules": [{"id": "r1", "when": "x > 1"}]}
+    span = document.value_span(("rules", 0, "when"))
+    assert (span.file, span.line, span.column) == ("p.yaml", 4, 11)
+    key = document.key_span(("rules", 0, "when"))
+    assert (key.line, key.column) == (4, 5)
+    # an unrecorded path falls back to its nearest recorded ancestor
+    assert document.value_span(("rules", 0, "when", "deeper")) == span
+
+
+def test_duplicate_key_is_an_error_not_a_merge() -> None:
+    text = "a: 1\nb: 2\na: 3\n"
+    (document,), problems = parse_documents(text, "p.yaml")
+    assert [p.code for p in problems] == ["duplicate-key"]
+    problem = problems[0]
+    assert (problem.span.line, problem.span.column) == (3, 1)
+    assert "line 1" in problem.hint
+    assert document.data == {"a": 1, "b": 2}  # the first one is kept, never silently replaced
+
+
+def test_duplicate_keys_in_nested_mappings_are_found() -> None:
+    text = "rules:\n  - id: a\n    when: x\n    when: y\n"
+    _, problems = parse_documents(text, "p.yaml")
+    assert [(p.code, p.span.line, p.span.column) for p in problems] == [("duplicate-key", 4, 5)]
+
+
+def test_yaml_syntax_error_has_its_position() -> None:
+    _, problems = parse_documents("a: [1, 2\nb: 3\n", "p.yaml")
+    assert [p.code for p in problems] == ["yaml-syntax"]
+    assert problems[0].span.line == 2
+    assert problems[0].message.startswith("invalid YAML:")
+
+
+def test_tabs_get_a_hint() -> None:
+    _, problems = parse_documents("a:\n\tb: 1\n", "p.yaml")
+    assert problems and problems[0].code == "yaml-syntax"
+    assert "tab" in (problems[0].hint or "") or "tab" in problems[0].message
+
+
+def test_unsafe_tags_are_refused() -> None:
+    _, problems = parse_documents("a: !!python/object:os.system ls\n", "p.yaml")
+    assert problems and problems[0].code in ("yaml-tag", "yaml-syntax")
+
+
+def test_keys_are_taken_as_written() -> None:
+    (document,), problems = parse_documents("no: 1\nyes: 2\n1: 3\n", "p.yaml")
+    assert problems == []
+    assert document.data == {"no": 1, "yes": 2, "1": 3}
+
+
+def test_timestamps_stay_text() -> None:
+    (document,), _ = parse_documents("when: 2026-11-22\n", "p.yaml")
+    assert document.data == {"when": "2026-11-22"}
+
+
+def test_raw_text_of_unquoted_numbers_is_kept() -> None:
+    (document,), _ = parse_documents("version: 2026.10\n", "p.yaml")
+    assert document.data["version"] == 2026.1
+    assert document.nodes[("version",)].raw == "2026.10"
+
+
+def test_alias_bombs_are_bounded() -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 9):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
+    _, problems = parse_documents("\n".join(lines) + "\n", "bomb.yaml")
+    assert [p.code for p in problems] == ["yaml-too-large"]
+
+
+def test_several_documents_in_one_file() -> None:
+    documents, problems = parse_documents("a: 1\n---\nb: 2\n", "p.yaml")
+    assert problems == []
+    assert [d.data for d in documents] == [{"a": 1}, {"b": 2}]
+    assert documents[1].span.line == 3
+
+
+def test_byte_order_mark_is_ignored() -> None:
+    (document,), problems = parse_documents("\ufeffa: 1\n", "p.yaml")
+    assert problems == [] and document.data == {"a": 1}
+
+
+def test_discover_searches_folders_in_order_and_skips_hidden(tmp_path) -> None:
+    (tmp_path / "b.yaml").write_text("x: 1\n")
+    (tmp_path / "a.yml").write_text("x: 1\n")
+    (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / ".github").mkdir()
+    (tmp_path / ".github" / "ci.yaml").write_text("x: 1\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "c.yaml").write_text("x: 1\n")
+    files, problems = discover([str(tmp_path)])
+    assert problems == []
+    assert [f.replace(str(tmp_path), "") for f in files] == ["/a.yml", "/b.yaml", "/sub/c.yaml"]
+
+
+def test_discover_reports_missing_paths(tmp_path) -> None:
+    files, problems = discover([str(tmp_path / "nope.yaml")])
+    assert files == [] and [p.code for p in problems] == ["file-missing"]

@@ -1,0 +1,110 @@
+"""Render stage: records match the published schema; each output format; diagnostics."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import jsonschema
+import pytest
+
+import engine
+from engine.errors import Diagnostic, Span
+from engine.render import format_diagnostic, record, writer_for
+
+from .conftest import SCHEMAS, policy_text
+
+VALIDATOR = jsonschema.Draft202012Validator(json.loads((SCHEMAS / "decision.schema.json").read_text()))
+
+RULES = """
+- id: recurring
+  outcome: process_improvement
+  when:
+    all:
+      - recurrence_90d >= 3
+      - not: estimated_cost > 100
+  because: It recurs.
+- id: wide
+  outcome: initiative
+  when: departments_affected >= 3
+"""
+ITEMS = [
+    {"id": "A", "recurrence_90d": 4, "estimated_cost": 5},
+    {"id": "B", "departments_affected": 4, "recurrence_90d": 4},
+    {"id": "C", "recurrence_90d": "x"},
+    {"id": 4, "estimated_cost": 1},
+]
+
+
+@pytest.mark.parametrize("hit", ["first", "collect"])
+@pytest.mark.parametrize("explain", [False, True])
+def test_records_follow_the_published_schema(hit: str, explain: bool) -> None:
+    policy = engine.loads(policy_text(RULES, hit=hit))
+    for result in policy.classify_all(ITEMS, trace=explain):
+        rec = json.loads(json.dumps(record(result, explain), default=str))
+        errors = list(VALIDATOR.iter_errors(rec))
+        assert errors == [], (rec, [e.message for e in errors])
+
+
+def test_decision_and_error_record_fields() -> None:
+    policy = engine.loads(policy_text(RULES))
+    decided, rejected = [record(r) for r in policy.classify_all([ITEMS[0], ITEMS[2]])]
+    assert list(decided) == ["id", "outcome", "rule", "because", "policy"]
+    assert decided["policy"] == {"name": "test-policy", "version": "1", "sha256": policy.sha256}
+    assert list(rejected) == ["id", "line", "error", "policy"]
+    assert rejected["line"] == 2 and rejected["id"] == "C"
+
+
+def write_all(fmt: str, explain: bool = False) -> str:
+    policy = engine.loads(policy_text(RULES))
+    out = io.BytesIO()
+    writer = writer_for(fmt, out, explain)
+    for result in policy.classify_all(ITEMS, trace=explain):
+        writer.write(record(result, explain))
+    writer.close()
+    return out.getvalue().decode("utf-8")
+
+
+def test_jsonl_is_one_compact_line_per_item() -> None:
+    lines = write_all("jsonl").splitlines()
+    assert len(lines) == 4 and all(json.loads(line) for line in lines)
+    assert lines[0].startswith('{"id":"A","outcome":"process_improvement","rule":"recurring"')
+
+
+def test_json_is_one_array() -> None:
+    assert [r["id"] for r in json.loads(write_all("json"))] == ["A", "B", "C", 4]
+    out = io.BytesIO()
+    writer_for("json", out).close()
+    assert json.loads(out.getvalue()) == []
+
+
+def test_csv_has_a_header_and_a_row_per_item() -> None:
+    import csv
+
+    rows = list(csv.DictReader(io.StringIO(write_all("csv"))))
+    assert [r["outcome"] or r["error"][:10] for r in rows] == ["process_improvement", "initiative", "'recurrenc", "routine_ticket"]
+    assert rows[2]["line"] == "3"
+    with_trace = list(csv.DictReader(io.StringIO(write_all("csv", explain=True))))
+    assert json.loads(with_trace[0]["trace"])["rules"][0]["rule"] == "recurring"
+
+
+def test_table_has_every_item() -> None:
+    table = write_all("table")
+    assert "REJECTED" in table and "(default)" in table
+    assert len(table.strip().splitlines()) == 2 + 4
+
+
+def test_output_is_byte_identical_between_runs() -> None:
+    assert write_all("jsonl", explain=True) == write_all("jsonl", explain=True)
+
+
+def test_diagnostic_with_snippet_and_hint() -> None:
+    source = "rules:\n  - when: recurence_90d >= 10\n"
+    diagnostic = Diagnostic("unknown-name", "name 'recurence_90d' is not a declared input",
+                            Span("p.yaml", 2, 11, 2, 24), "did you mean 'recurrence_90d'?")
+    assert format_diagnostic(diagnostic, {"p.yaml": source}) == (
+        "p.yaml:2:11: error: name 'recurence_90d' is not a declared input\n"
+        "  2 |   - when: recurence_90d >= 10\n"
+        "    |           ^^^^^^^^^^^^^\n"
+        "  hint: did you mean 'recurrence_90d'?"
+    )

@@ -1,0 +1,330 @@
+"""Validate stage: every kind of policy mistake, each with its code, line and column."""
+
+from __future__ import annotations
+
+import pytest
+
+import engine
+from engine.errors import PolicyError
+from engine.validate import check_paths
+
+from .conftest import policy_text
+
+
+def problems_of(write, text: str) -> list[tuple[str, int, int, str | None]]:
+    path = write("policy.yaml", text)
+    report = check_paths([str(path)])
+    return [(d.code, d.span.line, d.span.column, d.hint) for d in report.errors]
+
+
+def line_of(text: str, needle: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), start=1) if needle in line)
+
+
+def column_of(text: str, needle: str, occurrence: str | None = None) -> int:
+    line = text.splitlines()[line_of(text, occurrence or needle) - 1]
+    return line.index(needle) + 1
+
+
+def only(problems: list[tuple[str, int, int, str | None]]) -> tuple[str, int, int, str | None]:
+    assert len(problems) == 1, problems
+    return problems[0]
+
+
+def test_a_valid_policy_has_no_problems(write) -> None:
+    text = policy_text("""
+        - id: r1
+          outcome: initiative
+          when: recurrence_90d >= 5
+          because: Recurs.
+    """)
+    assert problems_of(write, text) == []
+
+
+def test_yaml_syntax_error(write) -> None:
+    code, line, column, _ = only(problems_of(write, "rulebook: 1\nkind: classification\nname: [unclosed\nrules: []\n"))
+    assert code == "yaml-syntax" and line == 4
+
+
+def test_duplicate_key(write) -> None:
+    text = policy_text("""
+        - id: r1
+          outcome: initiative
+          when: recurrence_90d >= 5
+          when: recurrence_90d >= 6
+    """)
+    code, line, column, hint = only(problems_of(write, text))
+    assert (code, line, column) == ("duplicate-key", line_of(text, ">= 6"), 5)
+    assert "first 'when' is at line" in hint
+
+
+def test_unknown_key_with_did_you_mean(write) -> None:
+    text = policy_text("""
+        - id: r1
+          outcome: initiative
+          when: recurrence_90d >= 5
+          becuase: typo
+    """)
+    assert only(problems_of(write, text)) == ("unknown-key", line_of(text, "becuase"), 5, "did you mean 'because'?")
+
+
+def test_unknown_top_level_key(write) -> None:
+    text = policy_text("- {id: r1, outcome: initiative, when: 'recurrence_90d > 1'}").replace("hit: first", "hits: first")
+    code, line, column, hint = only(problems_of(write, text))
+    assert (code, line, column, hint) == ("unknown-key", line_of(text, "hits:"), 1, "did you mean 'hit'?")
+
+
+def test_missing_required_key(write) -> None:
+    text = policy_text("""
+        - id: r1
+          when: recurrence_90d >= 5
+    """)
+    code, line, column, _ = only(problems_of(write, text))
+    assert (code, line, column) == ("missing-key", line_of(text, "id: r1"), 5)
+
+
+def test_wrong_type_of_a_value(write) -> None:
+    text = policy_text("""
+        - id: r1
+          outcome: initiative
+          when: recurrence_90d >= 5
+          priority: high
+    """, hit="priority")
+    code, line, column, _ = only(problems_of(write, text))
+    assert (code, line, column) == ("wrong-type", line_of(text, "priority: high"), column_of(text, "high", "priority: high"))
+
+
+def test_unquoted_yaml_boolean_gets_a_hint(write) -> None:
+    text = policy_text("- {id: r1, outcome: initiative, when: 'recurrence_90d > 1', because: yes}")
+    code, _, _, hint = only(problems_of(write, text))
+    assert code == "wrong-type" and "quotes" in hint
+
+
+def test_expression_syntax_error(write) -> None:
+    text = policy_text("""
+        - id: r1
+          outcome: initiative
+          when: recurrence_90d = 5
+    """)
+    code, line, column, hint = only(problems_of(write, text))
+    assert (code, line) == ("expression-syntax", line_of(text, "recurrence_90d = 5"))
+    assert column >= column_of(text, "recurrence_90d")
+    assert hint == "compare with '==', not '='"
+
+
+def test_unknown_name_with_did_you_mean(write) -> None:
+    text = policy_text("""
+        - id: r1
+          outcome: initiative
+          when:
+            all:
+              - service_criticality == 'critical'
+              - recurence_90d >= 10
+    """)
+    assert only(problems_of(write, text)) == (
+        "unknown-name", line_of(text, "recurence_90d"), column_of(text, "recurence_90d"), "did you mean 'recurrence_90d'?"
+    )
+
+
+@pytest.mark.parametrize(
+    "expression, needle",
+    [
+        ("recurrence_90d.__class__ == 1", "recurrence_90d.__class__"),
+        ("[x for x in [1, 2]] == [1]", "[x for x in [1, 2]]"),
+        ("(lambda: 1)() == 1", "lambda: 1"),
+        ("lower(type).upper() == 'X'", "lower(type).upper"),
+        ("__import__('os') == 1", "__import__"),
+        ("recurrence_90d is 1", "recurrence_90d is 1"),
+        ("recurrence_90d & 1 == 1", "recurrence_90d & 1"),
+        ("f'{type}' == 'x'", "f'{type}'"),
+        ("(x := 1) == 1", "x := 1"),
+    ],
+)
+def test_forbidden_construct(write, expression: str, needle: str) -> None:
+    text = policy_text(f"""
+        - id: r1
+          outcome: initiative
+          when: "{expression}"
+    """)
+    (code, line, column, _), *_ = problems_of(write, text)
+    assert code in ("forbidden-syntax", "unknown-function")
+    assert line == line_of(text, "when:")
+    assert column == column_of(text, needle)
+
+
+def test_enum_value_outside_the_enum_with_did_you_mean(write) -> None:
+    text = policy_text("""
+        - id: r1
+          outcome: initiative
+          when: service_criticality == 'critcal'
+    """)
+    assert only(problems_of(write, text)) == (
+        "enum-value", line_of(text, "critcal"), column_of(text, "'critcal'"), "did you mean 'critical'?"
+    )
+
+
+def test_enum_value_inside_a_list(write) -> None:
+    text = policy_text("""
+        - id: r1
+          outcome: initiative
+          when: "service_criticality in ['high', 'critcal']"
+    """)
+    assert only(problems_of(write, text))[:3] == ("enum-value", line_of(text, "critcal"), column_of(text, "'critcal'"))
+
+
+def test_undeclared_rule_outcome(write) -> None:
+    text = policy_text("""
+        - id: r1
+          outcome: initiatve
+          when: recurrence_90d >= 5
+    """)
+    assert only(problems_of(write, text)) == (
+        "unknown-outcome", line_of(text, "initiatve"), column_of(text, "initiatve"), "did you mean 'initiative'?"
+    )
+
+
+def test_undeclared_default(write) -> None:
+    text = policy_text("- {id: r1, outcome: initiative, when: 'recurrence_90d > 1'}", default="routine")
+    code, line, column, hint = only(problems_of(write, text))
+    assert (code, line, column) == ("unknown-default", line_of(text, "default: routine"), 10)
+    assert hint == "did you mean 'routine_ticket'?"
+
+
+def test_duplicate_rule_ids(write) -> None:
+    text = policy_text("""
+        - id: r1
+          outcome: initiative
+          when: recurrence_90d >= 5
+        - id: r1
+          outcome: initiative
+          when: recurrence_90d >= 6
+    """)
+    code, line, column, hint = only(problems_of(write, text))
+    assert (code, line, column) == ("duplicate-rule-id", line_of(text, ">= 5") + 1, 9)
+    assert "line" in hint
+
+
+def test_priority_missing_under_priority_hit(write) -> None:
+    text = policy_text("""
+        - id: r1
+          outcome: initiative
+          when: recurrence_90d >= 5
+          priority: 2
+        - id: r2
+          outcome: initiative
+          when: recurrence_90d >= 6
+    """, hit="priority")
+    code, line, column, _ = only(problems_of(write, text))
+    assert (code, line, column) == ("priority-missing", line_of(text, "id: r2"), 5)
+
+
+def test_priority_under_first_hit(write) -> None:
+    text = policy_text("""
+        - id: r1
+          outcome: initiative
+          when: recurrence_90d >= 5
+          priority: 2
+    """)
+    code, line, column, hint = only(problems_of(write, text))
+    assert (code, line, column) == ("priority-unexpected", line_of(text, "priority: 2"), 5)
+    assert "hit: priority" in hint
+
+
+def test_type_mismatch_in_an_expression(write) -> None:
+    text = policy_text("""
+        - id: r1
+          outcome: initiative
+          when: recurrence_90d >= '5'
+    """)
+    code, _, _, hint = only(problems_of(write, text))
+    assert code == "type-mismatch" and hint == "numbers are written without quotes"
+
+
+def test_a_condition_must_be_true_or_false(write) -> None:
+    text = policy_text("- {id: r1, outcome: initiative, when: 'recurrence_90d + 1'}")
+    assert only(problems_of(write, text))[0] == "not-a-condition"
+
+
+def test_invalid_regular_expression(write) -> None:
+    inputs = "inputs:\n  title: string\n"
+    text = policy_text("- {id: r1, outcome: initiative, when: \"matches(title, '[unclosed')\"}", inputs=inputs)
+    code, line, column, _ = only(problems_of(write, text))
+    assert code == "invalid-regex" and column == column_of(text, "'[unclosed'")
+
+
+def test_invalid_input_default(write) -> None:
+    inputs = "inputs:\n  risk: {type: string, enum: [low, high], default: medium}\n"
+    text = policy_text("- {id: r1, outcome: initiative, when: \"risk == 'high'\"}", inputs=inputs)
+    code, line, column, _ = only(problems_of(write, text))
+    assert (code, line) == ("invalid-default", line_of(text, "default: medium"))
+    assert column == column_of(text, "medium")
+
+
+def test_column_inside_a_block_scalar(write) -> None:
+    text = policy_text("""
+        - id: r1
+          outcome: initiative
+          when: |
+            service_criticality == 'high' and
+            recurence_90d >= 10
+    """)
+    code, line, column, _ = only(problems_of(write, text))
+    assert (code, line, column) == ("unknown-name", line_of(text, "recurence_90d >= 10"), column_of(text, "recurence_90d"))
+
+
+def test_column_inside_a_single_quoted_scalar_with_escaped_quotes(write) -> None:
+    text = policy_text("""
+        - id: r1
+          outcome: initiative
+          when: 'type == ''incident'' and recurence_90d > 1'
+    """)
+    assert only(problems_of(write, text))[1:3] == (line_of(text, "recurence_90d"), column_of(text, "recurence_90d"))
+
+
+def test_all_errors_in_all_files_in_one_run(write) -> None:
+    first = write("a/one.yaml", policy_text("- {id: r1, outcome: nope, when: 'recurrence_90d > 1'}"))
+    write("a/two.yaml", policy_text("- {id: r1, outcome: initiative, when: 'recurence > 1'}").replace("test-policy", "other"))
+    report = check_paths([str(first.parent)])
+    assert sorted((d.span.file.rsplit("/", 1)[1], d.code) for d in report.errors) == [
+        ("one.yaml", "unknown-outcome"),
+        ("two.yaml", "unknown-name"),
+    ]
+
+
+def test_unsupported_format_version(write) -> None:
+    text = policy_text("- {id: r1, outcome: initiative, when: 'recurrence_90d > 1'}").replace("rulebook: 1", "rulebook: 2")
+    code, line, column, _ = only(problems_of(write, text))
+    assert (code, line, column) == ("invalid-value", 1, 11)
+
+
+def test_load_raises_policy_error_with_locations(write) -> None:
+    path = write("p.yaml", policy_text("- {id: r1, outcome: nope, when: 'recurrence_90d > 1'}"))
+    with pytest.raises(PolicyError) as raised:
+        engine.load(str(path))
+    (diagnostic,) = raised.value.diagnostics
+    assert diagnostic.span.file == str(path) and diagnostic.span.line == raised.value.span.line
+    assert str(path) in str(raised.value)
+
+
+def test_non_rulebook_yaml_in_a_folder_is_skipped_with_a_warning(write) -> None:
+    write("p/policy.yaml", policy_text("- {id: r1, outcome: initiative, when: 'recurrence_90d > 1'}"))
+    other = write("p/docker-compose.yaml", "services: {}\n")
+    report = check_paths([str(other.parent)])
+    assert report.errors == []
+    assert [w.code for w in report.warnings] == ["not-a-policy"]
+
+
+def test_version_keeps_the_text_the_author_wrote(write) -> None:
+    path = write("p.yaml", policy_text("- {id: r1, outcome: initiative, when: 'recurrence_90d > 1'}").replace('version: "1"', "version: 2026.10"))
+    assert engine.load(str(path)).version == "2026.10"
+
+
+def test_hash_ignores_formatting_and_comments(write) -> None:
+    text = policy_text("- {id: r1, outcome: initiative, when: 'recurrence_90d > 1'}")
+    reformatted = "# a comment\n" + text.replace("- {id: r1, outcome: initiative, when: 'recurrence_90d > 1'}",
+                                                   "- id: r1\n    when: recurrence_90d > 1\n    outcome: initiative")
+    first = engine.load(str(write("a.yaml", text))).sha256
+    second = engine.load(str(write("b.yaml", reformatted))).sha256
+    changed = engine.load(str(write("c.yaml", text.replace("> 1", "> 2")))).sha256
+    assert first == second != changed
+    assert len(first) == 64
