@@ -369,6 +369,12 @@ class _ClassificationBuilder:
     # -- outcomes and default
 
     def outcomes(self, declared: Any) -> list[Outcome]:
+        if isinstance(declared, list):
+            names = [name for name in declared if isinstance(name, str)]
+            for index, name in enumerate(declared):
+                if name in declared[:index]:
+                    self.problem(("outcomes", index), "invalid-value", f"outcome '{name}' is listed twice")
+            return [Outcome(name, None, self.document.value_span(("outcomes", i))) for i, name in enumerate(names)]
         if not isinstance(declared, dict):
             return []
         return [

@@ -328,3 +328,28 @@ def test_hash_ignores_formatting_and_comments(write) -> None:
     changed = engine.load(str(write("c.yaml", text.replace("> 1", "> 2")))).sha256
     assert first == second != changed
     assert len(first) == 64
+
+
+def test_forms_an_author_may_reasonably_write(write) -> None:
+    text = """\
+rulebook: 1
+kind: classification
+name: Demand Intake (draft)
+inputs: {x: integer}
+outcomes: [low, high]
+default: null
+rules:
+  - id: "R1: big x"
+    outcome: high
+    when: x > 5
+"""
+    policy = engine.load(str(write("p.yaml", text)))
+    assert policy.classification.outcome_names == ("low", "high")
+    assert policy.classification.default is None
+    assert policy.classify({"x": 9}).rule == "R1: big x"
+
+
+def test_outcomes_listed_twice(write) -> None:
+    text = policy_text("- {id: r1, outcome: a, when: 'recurrence_90d > 1'}", outcomes="outcomes: [a, b, a]\n", default=None)
+    code, line, column, _ = only(problems_of(write, text))
+    assert (code, line) == ("invalid-value", line_of(text, "outcomes: [a, b, a]"))
