@@ -9,8 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import IO, Any, NoReturn
 
 import click
@@ -176,80 +175,35 @@ def classify(items: str | None, policy_paths: tuple[str, ...], name: str | None,
     from .items import format_for
 
     policy = _load_policy(policy_paths, name)
-    stream = _open_items(items)
+    source = _open_items(items)
     fmt = fmt or ("table" if sys.stdout.isatty() else "jsonl")
-    summary = Summary(policy.classification.outcome_names)
+    _run_stream(policy.classifier, source, format_for(items, input_format), fmt, id_field, with_trace, quiet,
+                policy.classification.outcome_names)
+
+
+def _run_stream(decider: Any, source: IO[bytes], input_format: str, fmt: str, id_field: str, with_trace: bool,
+                quiet: bool, labels: tuple[str, ...]) -> NoReturn:
+    """Decide a stream of items, write the records, summarise on stderr and exit."""
+    from .render import writer_for
+    from .stream import run
+
+    writer = writer_for(fmt, sys.stdout.buffer, with_trace)
     with _Progress(enabled=not quiet) as progress:
-        results = _classify_stream(policy, stream, format_for(items, input_format), id_field, with_trace)
-        delivered = _write(results, fmt, with_trace, summary, progress)
-    if not quiet:
-        note = "" if delivered else " before the output was closed"
-        click.echo(summary.line() + note, err=True)
-    sys.exit(ExitCode.REJECTED if summary.rejected else ExitCode.OK)
-
-
-def _classify_stream(policy: Any, stream: IO[bytes], fmt: str, id_field: str, with_trace: bool) -> Iterator[Any]:
-    from .evaluate import Rejection
-    from .inputs import read_text_item
-    from .items import read_items
-
-    classifier = policy.classifier
-    inputs = policy.classification.inputs
-    ref = classifier.ref
-    for rec in read_items(stream, fmt):
-        if rec.error is not None:
-            yield Rejection(None, rec.line, rec.error, ref)
-            continue
-        item = read_text_item(rec.item, inputs) if rec.text_values else rec.item
-        try:
-            yield classifier.classify(item, trace=with_trace, line=rec.line, id_field=id_field)
-        except ItemError as error:
-            yield Rejection(error.item_id, rec.line, error.message, ref)
-
-
-def _write(results: Iterator[Any], fmt: str, with_trace: bool, summary: Summary, progress: _Progress) -> bool:
-    """Write every record; False if the reader closed the output first (e.g. `| head`)."""
-    from .render import record, writer_for
-
-    out = sys.stdout.buffer
-    writer = writer_for(fmt, out, with_trace)
-    try:
-        for result in results:
-            summary.add(result)
-            writer.write(record(result, with_trace))
-            progress.tick(summary.items)
-        writer.close()
-        return True
-    except BrokenPipeError:
-        # stop quietly, as other Unix tools do; the exit status still counts what was rejected
+        tally = run(decider, source, input_format, writer, id_field=id_field, trace=with_trace, progress=progress)
+    if not tally.delivered:
         _silence_stdout()
-        return False
+    if not quiet:
+        click.echo(_summary(tally, labels), err=True)
+    sys.exit(ExitCode.REJECTED if tally.rejected else ExitCode.OK)
 
 
-class Summary:
-    """Counts of a classify run, for the line on stderr."""
-
-    def __init__(self, outcomes: tuple[str, ...]):
-        self.outcomes = outcomes
-        self.items = 0
-        self.rejected = 0
-        self.counts: Counter[str] = Counter()
-
-    def add(self, result: Any) -> None:
-        self.items += 1
-        outcome = getattr(result, "outcome", None)
-        if outcome is None:
-            self.rejected += 1
-        elif isinstance(outcome, tuple):
-            self.counts.update(outcome)
-        else:
-            self.counts[outcome] += 1
-
-    def line(self) -> str:
-        decided = self.items - self.rejected
-        text = f"rulebook: {counted(self.items, 'item')}: {decided} decided, {self.rejected} rejected"
-        parts = [f"{outcome} {self.counts[outcome]}" for outcome in self.outcomes if self.counts[outcome]]
-        return text + (f" ({', '.join(parts)})" if parts else "")
+def _summary(tally: Any, labels: tuple[str, ...]) -> str:
+    """The summary line: items, decided, rejected, and counts per outcome in policy order."""
+    text = f"rulebook: {counted(tally.items, 'item')}: {tally.decided} decided, {tally.rejected} rejected"
+    parts = [f"{label} {tally.labels[label]}" for label in labels if tally.labels[label]]
+    parts += [f"{label} {count}" for label, count in sorted(tally.labels.items()) if label not in labels]
+    text += f" ({', '.join(parts)})" if parts else ""
+    return text + ("" if tally.delivered else " before the output was closed")
 
 
 # -- explain ----------------------------------------------------------------------------------------

@@ -237,10 +237,28 @@ class Classifier:
     def classify_all(self, items: Iterable[Any], *, trace: bool = False, id_field: str = "id") -> Iterator[Decision | Rejection]:
         """One decision or rejection per item, in order; never stops at a bad item."""
         for number, item in enumerate(items, start=1):
-            try:
-                yield self.classify(item, trace=trace, line=number, id_field=id_field)
-            except ItemError as error:
-                yield Rejection(error.item_id, number, error.message, self.ref)
+            yield self.result_for(item, number, id_field, trace)
+
+    # -- as a decider for the stream (see stream.py)
+
+    @property
+    def inputs(self) -> tuple[Any, ...]:
+        return self.policy.inputs
+
+    def result_for(self, item: Any, line: int, id_field: str, trace: bool) -> Decision | Rejection:
+        """The decision for one item of a stream, or its rejection."""
+        try:
+            return self.classify(item, trace=trace, line=line, id_field=id_field)
+        except ItemError as error:
+            return Rejection(error.item_id, line, error.message, self.ref)
+
+    def record(self, result: Decision | Rejection, trace: bool) -> dict[str, Any]:
+        from .render import record
+
+        return record(result, trace)
+
+    def label(self, result: Decision | Rejection) -> Any:
+        return None if isinstance(result, Rejection) else result.outcome
 
     def verdict(self, result: Any, unknown: tuple[str, ...] = ()) -> Verdict:
         if type(result) is int:
