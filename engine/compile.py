@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import ast
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from . import sandbox
@@ -271,8 +271,17 @@ class FastForms:
     """The generated functions of one classification policy, and their source for review."""
 
     decide: Callable[[Any], Any]  # item -> rule number (0: none) or tuple of rule numbers
-    decide_traced: Callable[[Any], tuple[Any, tuple[Any, ...]]]  # -> (result, node values)
+    # item -> (result, then each condition node's value, then each input's checked value or ABSENT)
+    decide_traced: Callable[[Any], tuple[Any, ...]]
     source: str
+    # items -> one verdict (or what `careful` returns) per item: the loop is part of the code
+    decide_many: Callable[[Any, Callable[[Any], Any]], list[Any]] | None = None
+    # item -> its verdict; `careful(item)` for an item the code declines
+    decide_verdict: Callable[[Any], Any] | None = None
+    # for policies whose inputs are all top-level text, numbers and booleans: the same rules
+    # over a record decoded and checked while parsing (jsonio.record_decoder of record_fields)
+    decide_record: Callable[[Any], Any] | None = None
+    record_fields: tuple[Any, ...] | None = None
 
 
 def rule_order(policy: ClassificationPolicy) -> tuple[Rule, ...]:
@@ -282,18 +291,67 @@ def rule_order(policy: ClassificationPolicy) -> tuple[Rule, ...]:
     return policy.rules
 
 
-def generate(policy: ClassificationPolicy) -> FastForms:
-    """Generate and compile the fast forms of a classification policy."""
-    generator = _Generator(policy)
+def generate(policy: ClassificationPolicy, verdicts: Sequence[Any], settle: Callable[[tuple[int, ...]], Any],
+             careful: Callable[[Any], Any]) -> FastForms:
+    """Generate and compile the fast forms of a classification policy.
+
+    `verdicts[k]` is what rule number k decides (0: the default, None if there is none); the
+    verdict forms return those objects, turn the matches of `unique` and `collect` into a
+    verdict with `settle(hits)`, and hand an item they decline to `careful(item)`.
+    """
+    generator = _Generator(policy, verdicts=verdicts)
     source = generator.module()
-    namespace = generator.namespace()
+    namespace = _run(source, generator, policy, settle=settle, careful=careful)
+    forms = FastForms(namespace["decide"], namespace["decide_traced"], source, namespace["decide_many"],
+                      namespace["decide_verdict"])
+    fields = record_fields(policy)
+    if fields is None:
+        return forms
+    record_generator = _Generator(policy, record=True)
+    record_source = record_generator.module()
+    record_namespace = _run(record_source, record_generator, policy)
+    return replace(forms, source=source + "\n" + record_source, decide_record=record_namespace["decide_record"],
+                   record_fields=fields)
+
+
+def _run(source: str, generator: _Generator, policy: ClassificationPolicy, **extra: Any) -> dict[str, Any]:
+    namespace = {**generator.namespace(), **extra}
     code = compile(source, f"<policy {policy.name}>", "exec")
     exec(code, namespace)  # noqa: S102 - the source is built only from checked nodes, see _Generator
-    return FastForms(namespace["decide"], namespace["decide_traced"], source)
+    return namespace
+
+
+RECORD_KINDS = ("string", "integer", "number", "boolean")
+
+
+def record_fields(policy: ClassificationPolicy) -> tuple[Any, ...] | None:
+    """The typed record an item of this policy decodes into, or None when its inputs need the
+    general checker (nested fields, dates, lists, mappings, enums of numbers, or has() of an
+    input with a default, which a decoded record cannot tell from an absent one)."""
+    from .jsonio import REQUIRED, UNSET
+
+    expressions = [node.expr for rule in policy.rules for node in rule.when.walk() if node.expr is not None]
+    tested = {name for expr in expressions for name in expr.presence}
+    read = {name for expr in expressions for name in expr.reads}
+    fields = []
+    for spec in policy.inputs:
+        if len(spec.path) > 1 or spec.type not in RECORD_KINDS or (spec.enum is not None and spec.type != "string"):
+            return None
+        if spec.has_default:
+            if spec.name in tested:
+                return None
+            default = spec.default
+        elif spec.name in read and spec.name not in tested:
+            default = REQUIRED  # an item without it has unknowns: the careful path decides it
+        else:
+            default = UNSET
+        fields.append((spec.name, spec.type, spec.enum, spec.minimum, spec.maximum, default))
+    return tuple(fields)
 
 
 _HELPERS: dict[str, Any] = {
     "Bail": Bail,
+    "Exception": Exception,
     "ABSENT": ABSENT,
     "type": type,
     "int": int,
@@ -323,8 +381,10 @@ class _Generator:
     checked node: names become locals (`v0`), constants become `repr`s of plain values or
     entries of the namespace, so nothing an author writes is pasted into the code."""
 
-    def __init__(self, policy: ClassificationPolicy):
+    def __init__(self, policy: ClassificationPolicy, record: bool = False, verdicts: Sequence[Any] = ()):
         self.policy = policy
+        self.record = record  # read a checked record's attributes instead of an item's fields
+        self.verdicts = verdicts
         self.pool: dict[str, Any] = {}
         self.pool_ids: dict[tuple[str, Any], str] = {}
         self.locals: dict[str, str] = {}  # input name -> local variable
@@ -352,16 +412,56 @@ class _Generator:
         return name
 
     def namespace(self) -> dict[str, Any]:
-        return {"__builtins__": {}, **_HELPERS, **self.pool}
+        namespace = {"__builtins__": {}, **_HELPERS, **self.pool}
+        if self.record:
+            from .jsonio import UNSET
+
+            namespace["UNSET"] = UNSET
+        return namespace
 
     # -- module
 
     def module(self) -> str:
         loads = self.load_inputs()
         order = rule_order(self.policy)
+        if self.record:
+            return self.function("decide_record", loads, order, traced=False) + "\n"
         fast = self.function("decide", loads, order, traced=False)
         traced = self.function("decide_traced", loads, order, traced=True)
-        return fast + "\n\n" + traced + "\n"
+        single = self.verdict_function(loads, order, batch=False)
+        batch = self.verdict_function(loads, order, batch=True)
+        return "\n\n".join((fast, traced, single, batch)) + "\n"
+
+    def verdict_function(self, loads: list[str], order: tuple[Rule, ...], batch: bool) -> str:
+        """`decide_verdict(it)`, or `decide_many(items, careful)` with the loop over the items
+        inside: the rules of `decide`, giving each rule's verdict object; an item the code
+        declines is handed to `careful`."""
+        if batch:
+            lines = ["def decide_many(items, careful):", "    out = []", "    append = out.append", "    for it in items:",
+                     "        try:"]
+            indent, give, after = "            ", "append({})", ["continue"]
+        else:
+            lines = ["def decide_verdict(it):", "    try:"]
+            indent, give, after = "        ", "return {}", []
+        lines += [indent + line for line in loads]
+        results = [self.constant(verdict, "V", shared=False) if verdict is not None else None for verdict in self.verdicts]
+        if self.policy.hit in ("first", "priority"):
+            for rule in order:
+                lines.append(f"{indent}if {self.condition(rule.when, False)}:")
+                lines += [f"{indent}    {give.format(results[rule.index])}"] + [f"{indent}    {line}" for line in after]
+            # without a default, the careful path says why no rule matched
+            lines.append(indent + (give.format(results[0]) if results and results[0] else "raise Bail"))
+        else:
+            lines.append(f"{indent}hits = []")
+            for rule in order:
+                lines.append(f"{indent}if {self.condition(rule.when, False)}:")
+                lines.append(f"{indent}    hits.append({rule.index})")
+            lines.append(indent + give.format("settle(tuple(hits))"))
+        handler = "    " if not batch else "        "
+        lines += [f"{handler}except Exception:", f"{handler}    {give.format('careful(it)')}"]
+        if batch:
+            lines.append("    return out")
+        return "\n".join(lines)
 
     def function(self, name: str, loads: list[str], order: tuple[Rule, ...], traced: bool) -> str:
         lines = [f"def {name}(it):"]
@@ -370,7 +470,8 @@ class _Generator:
         if traced and nodes:
             for chunk in range(0, len(nodes), 50):
                 lines.append("    " + " = ".join(nodes[chunk:chunk + 50]) + " = None")
-        trace = f"({', '.join(nodes)}{',' if len(nodes) == 1 else ''})" if traced else ""
+        values = [f"v{number}" for number in range(len(self.policy.inputs))]
+        trace = ", ".join(nodes + values) if traced else ""  # one flat tuple: the fewest objects
         if self.policy.hit in ("first", "priority"):
             for rule in order:
                 result = f"{rule.index}, {trace}" if traced else f"{rule.index}"
@@ -388,11 +489,28 @@ class _Generator:
     # -- inputs
 
     def load_inputs(self) -> list[str]:
+        """Statements that read every declared input into a local and check it; the checks are
+        one condition, so a clean item pays a single test and anything else raises Bail."""
         lines: list[str] = []
+        conditions: list[str] = []
+        whole: list[str] = []  # inputs that must be whole numbers: one chained type test
         for number, spec in enumerate(self.policy.inputs):
             var = f"v{number}"
             self.locals[spec.name] = var
-            lines.extend(self.load(spec, var))
+            if self.record:
+                lines.extend(self.load_attribute(spec, var, number))
+                continue
+            statements, checks = self.load(spec, var, whole)
+            lines.extend(statements)
+            conditions.extend(checks)
+        if self.record:
+            for name in sorted(self.tested):
+                self.has_locals[name] = f"({self.locals[name]} is not UNSET)"
+            return lines
+        if whole:
+            conditions.insert(0, " is ".join(f"type({var})" for var in whole) + " is int")
+        if conditions:
+            lines.append("if not (" + " and ".join(conditions) + "): raise Bail")
         for number, name in enumerate(sorted(self.tested)):
             spec = self.policy.input(name)
             assert spec is not None
@@ -401,8 +519,15 @@ class _Generator:
             lines.append(f"{var} = _lookup(it, {self.constant(spec.path, 'P')}) is not ABSENT")
         return lines
 
-    def load(self, spec: InputSpec, var: str) -> list[str]:
-        """Read one declared input into `var`, checked; raise Bail for anything unusual."""
+    def load_attribute(self, spec: InputSpec, var: str, number: int) -> list[str]:
+        """Read one input from a decoded record, whose decoder has checked it already."""
+        lines = [f"{var} = it.f{number}"]
+        if spec.name in self.read and spec.name in self.tested:  # may be absent; reading it then is unknown
+            lines.append(f"if {var} is UNSET: raise Bail")
+        return lines
+
+    def load(self, spec: InputSpec, var: str, whole: list[str]) -> tuple[list[str], list[str]]:
+        """Statements reading one declared input into `var`, and the conditions it must meet."""
         needed = spec.name in self.read
         default = self.constant(spec.default, "D") if spec.has_default else None
         if len(spec.path) == 1:
@@ -418,58 +543,59 @@ class _Generator:
             if default is not None:
                 fetch = f"_lookup_or(it, {self.constant(spec.path, 'P')}, {default})"
         may_be_absent = default is None and (not needed or len(spec.path) > 1)
-        check = self.check(spec, var)
-        lines = []
         if spec.type == "string" and spec.enum is not None and not may_be_absent:
             # the enum table both checks the value and hands back the policy's own string, so
             # comparisons with enum values can be identity tests
             canonical = {value: value for value in spec.enum}
             table = self.constant(canonical, "E", shared=False)
             self.canonical[spec.name] = {value: self.constant(canonical[value], "C", shared=False) for value in spec.enum}
-            return [f"{var} = {table}[{fetch}]"]
-        lines.append(f"{var} = {fetch}")
-        if not check:
-            return lines
-        if may_be_absent:
-            if needed:
-                lines.append(f"if {var} is ABSENT: raise Bail")
-                lines += check
-            else:
-                lines.append(f"if {var} is not ABSENT:")
-                lines += ["    " + line for line in check]
-        else:
-            lines += check
-        return lines
-
-    def check(self, spec: InputSpec, var: str) -> list[str]:
-        kind = spec.type
-        lines: list[str] = []
-        if kind == "string":
-            lines.append(f"if type({var}) is not str: raise Bail")
-            if spec.enum is not None:
-                lines.append(f"if {var} not in {self.constant(frozenset(spec.enum), 'S')}: raise Bail")
-        elif kind == "integer":
-            lines.append(f"if type({var}) is not int: raise Bail")
-            lines += self.bounds(spec, var, finite=False)
-        elif kind == "number":
-            lines.append(f"if type({var}) is not float and type({var}) is not int: raise Bail")
-            lines += self.bounds(spec, var, finite=True)
-        elif kind == "boolean":
-            lines.append(f"if {var} is not True and {var} is not False: raise Bail")
-        else:
+            return [f"{var} = {table}[{fetch}]"], []
+        statements = [f"{var} = {fetch}"]
+        if spec.type not in ("string", "integer", "number", "boolean"):
             # dates, lists and mappings are checked (and converted) by the careful checker itself
-            lines.append(f"{var} = _convert({var}, {self.constant(spec, 'I')})")
-            return lines
-        if spec.enum is not None and kind != "string":
-            lines.append(f"if {var} not in {self.constant(frozenset(spec.enum), 'S')}: raise Bail")
-        return lines
+            convert = f"{var} = _convert({var}, {self.constant(spec, 'I')})"
+            if may_be_absent:
+                statements += [f"if {var} is not ABSENT:", "    " + convert]
+            else:
+                statements.append(convert)
+            if may_be_absent and needed:
+                statements.insert(1, f"if {var} is ABSENT: raise Bail")
+            return statements, []
+        if may_be_absent and needed:
+            statements.append(f"if {var} is ABSENT: raise Bail")
+        checks = self.checks(spec, var, whole if not may_be_absent else None)
+        if may_be_absent and not needed:
+            return statements, [f"({var} is ABSENT or (" + " and ".join(checks or ["True"]) + "))"]
+        return statements, checks
+
+    def checks(self, spec: InputSpec, var: str, whole: list[str] | None) -> list[str]:
+        """The conditions a text, number or boolean value meets exactly when the careful checker
+        accepts it unchanged (anything else goes to the careful path)."""
+        kind = spec.type
+        checks: list[str] = []
+        if kind == "string":
+            checks.append(f"type({var}) is str")
+        elif kind == "integer":
+            if whole is not None:
+                whole.append(var)
+            else:
+                checks.append(f"type({var}) is int")
+        elif kind == "number":
+            checks.append(f"(type({var}) is float or type({var}) is int)")
+        else:
+            checks.append(f"({var} is True or {var} is False)")
+        if kind in ("integer", "number"):
+            checks += self.bounds(spec, var, finite=kind == "number")
+        if spec.enum is not None:
+            checks.append(f"{var} in {self.constant(frozenset(spec.enum), 'S')}")
+        return checks
 
     def bounds(self, spec: InputSpec, var: str, finite: bool) -> list[str]:
         low = f"{self.number(spec.minimum)} <= " if spec.minimum is not None else ("-INF < " if finite else "")
         high = f" <= {self.number(spec.maximum)}" if spec.maximum is not None else (" < INF" if finite else "")
         if not low and not high:
             return []
-        return [f"if not ({low}{var}{high}): raise Bail"]
+        return [f"{low}{var}{high}"]
 
     def number(self, value: int | float) -> str:
         if isinstance(value, float) and not math.isfinite(value):

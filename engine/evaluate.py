@@ -10,13 +10,14 @@ the readable tree (`Trace`) is built from them only when someone asks.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from .compile import ConditionError, ConditionProgram, generate, rule_order
 from .errors import ItemError
-from .inputs import CheckedItem, ValueProblem, check_item
+from .inputs import ABSENT, CheckedItem, ValueProblem, check_item, lookup
+from .jsonio import Record
 from .model import ClassificationPolicy, Condition, PolicyRef, Rule
 from .sandbox import UNKNOWN, runtime_message
 
@@ -41,28 +42,21 @@ class Verdict:
         return not self.rules
 
 
-class Decision:
-    """The decision for one item: the verdict, the item's id and line, and its trace."""
+class Decision(Record, gc=False):
+    """The decision for one item: the verdict, the item's id and line, and its trace.
 
-    __slots__ = ("item_id", "verdict", "policy", "line", "_trace", "_classifier", "_item")
+    Built for every item of a stream, so it is a record the garbage collector does not track
+    (it refers to its item and policy, and nothing refers back to it).
+    """
 
-    def __init__(
-        self,
-        item_id: Any,
-        verdict: Verdict,
-        policy: PolicyRef,
-        line: int | None = None,
-        trace: Trace | None = None,
-        classifier: Classifier | None = None,
-        item: Any = None,
-    ):
-        self.item_id = item_id
-        self.verdict = verdict
-        self.policy = policy
-        self.line = line
-        self._trace = trace
-        self._classifier = classifier
-        self._item = item
+    item_id: Any
+    verdict: Verdict
+    policy: PolicyRef
+    line: int | None = None
+    _trace: Trace | None = None
+    _classifier: Classifier | None = None
+    _item: Any = None
+    _recorded: tuple[Any, ...] | None = None  # what the evaluation recorded, for the trace
 
     @property
     def outcome(self) -> Any:
@@ -86,8 +80,19 @@ class Decision:
         if self._trace is None:
             if self._classifier is None:
                 raise ValueError("this decision carries no item to trace")
-            self._trace = self._classifier.trace(self._item)
+            if self._recorded is not None:
+                self._trace = self._classifier.build_trace(self.verdict, self._item, self._recorded)
+            else:
+                self._trace = self._classifier.trace(self._item)
         return self._trace
+
+    def recorded_evaluation(self) -> tuple[Classifier, Any, CheckedItem] | None:
+        """(classifier, condition node values, checked inputs) as the evaluation recorded
+        them, when it did (classify with trace=True); None otherwise."""
+        if self._recorded is None or self._classifier is None:
+            return None
+        nodes, checked = self._classifier.unpack(self._item, self._recorded)
+        return self._classifier, nodes, checked
 
     def explain(self, format: str = "text") -> str:
         """The decision in plain language (`text`), as `markdown`, or as `json`."""
@@ -98,9 +103,13 @@ class Decision:
     def __repr__(self) -> str:
         return f"Decision(id={self.item_id!r}, outcome={self.outcome!r}, rule={self.rule!r})"
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Decision):
+            return NotImplemented
+        return (self.item_id, self.verdict, self.policy, self.line) == (other.item_id, other.verdict, other.policy, other.line)
 
-@dataclass(frozen=True, slots=True)
-class Rejection:
+
+class Rejection(Record, gc=False, frozen=True):
     """An item that could not be decided, and why."""
 
     item_id: Any
@@ -193,7 +202,6 @@ class Classifier:
     def __init__(self, policy: ClassificationPolicy):
         self.policy = policy
         self.ref = policy.ref
-        self.forms = generate(policy)
         self.program = ConditionProgram(policy.conditions)
         self.order = rule_order(policy)
         self.slots = len(policy.conditions)
@@ -211,16 +219,27 @@ class Classifier:
             Verdict(rule.outcome, rule.id, rule.because, rule.index, (rule,)) for rule in policy.rules
         ]
         self._combined: dict[tuple[int, ...], Verdict] = {}
+        self.forms = generate(policy, self.verdicts, self.verdict, self._careful_decision)
+        # decide(item) -> the verdict; raises ItemError if the item cannot be decided. It is the
+        # generated function itself, so deciding one item costs one call
+        self.decide: Callable[[Any], Verdict] = self.forms.decide_verdict  # type: ignore[assignment]
 
-    # -- deciding
+    # -- deciding (`self.decide(item)`, the generated function, is set in __init__)
 
-    def decide(self, item: Any) -> Verdict:
-        """The verdict for `item`; raises `ItemError` if it cannot be decided."""
+    def _careful_decision(self, item: Any) -> Verdict:
+        # the fast forms decline anything unusual; the careful path decides it, or says why not
+        return self.verdict(self.careful(item)[0])
+
+    def decide_many(self, items: Iterable[Any]) -> list[Verdict | Rejection]:
+        """The verdict for each item, in order (a rejection for an item that cannot be decided)."""
+        return self.forms.decide_many(items, self._careful_verdict)
+
+    def _careful_verdict(self, item: Any) -> Verdict | Rejection:
         try:
-            result = self.forms.decide(item)
-        except Exception:  # the fast form declines anything unusual; the careful path explains it
-            result = self.careful(item)[0]
-        return self.verdict(result)
+            return self._careful_decision(item)
+        except ItemError as error:
+            item_id = item.get("id") if isinstance(item, dict) else None
+            return Rejection(item_id, None, error.message, self.ref)
 
     def classify(self, item: Any, *, trace: bool = False, line: int | None = None, id_field: str = "id") -> Decision:
         """The decision for `item` (with its trace if asked); raises `ItemError`."""
@@ -228,7 +247,7 @@ class Classifier:
         try:
             if trace:
                 verdict, recorded = self._traced(item)
-                return Decision(item_id, verdict, self.ref, line, recorded, self, item)
+                return Decision(item_id, verdict, self.ref, line, None, self, item, recorded)
             return Decision(item_id, self.decide(item), self.ref, line, None, self, item)
         except ItemError as error:
             error.item_id, error.line = item_id, line
@@ -259,6 +278,14 @@ class Classifier:
 
     def label(self, result: Decision | Rejection) -> Any:
         return None if isinstance(result, Rejection) else result.outcome
+
+    def jsonl_lane(self, id_field: str, careful_line: Any) -> Any:
+        """The fast lane for JSON lines, when the policy's inputs allow one."""
+        if self.forms.decide_record is None:
+            return None
+        from .fastpath import JsonlLane
+
+        return JsonlLane(self, id_field, careful_line)
 
     def verdict(self, result: Any, unknown: tuple[str, ...] = ()) -> Verdict:
         if type(result) is int:
@@ -336,20 +363,44 @@ class Classifier:
             self.verdict(result, tuple(unknown))  # raises with the names of the missing fields
         return result, nodes, checked
 
-    def _traced(self, item: Any) -> tuple[Verdict, Trace]:
+    def _traced(self, item: Any) -> tuple[Verdict, tuple[Any, ...]]:
+        """The verdict, and what the evaluation recorded: the fast form's flat tuple (result,
+        each condition node's value, each input's checked value), or the careful path's
+        (result, node values, checked inputs)."""
         try:
-            result, nodes = self.forms.decide_traced(item)
-            checked = None
+            recorded = self.forms.decide_traced(item)
         except Exception:
-            result, nodes, checked = self.careful(item)
-        verdict = self.verdict(result)
-        if checked is None:
-            checked = self.check(item)
-        return verdict, self._build_trace(verdict, nodes, checked)
+            recorded = self.careful(item)
+        return self.verdict(recorded[0]), recorded
 
     def trace(self, item: Any) -> Trace:
         """The trace of the decision for `item` (raises `ItemError` if it cannot be decided)."""
-        return self._traced(item)[1]
+        verdict, recorded = self._traced(item)
+        return self.build_trace(verdict, item, recorded)
+
+    def build_trace(self, verdict: Verdict, item: Any, recorded: tuple[Any, ...]) -> Trace:
+        """The readable trace from what an evaluation recorded."""
+        nodes, checked = self.unpack(item, recorded)
+        return self._build_trace(verdict, nodes, checked)
+
+    def unpack(self, item: Any, recorded: tuple[Any, ...]) -> tuple[Any, CheckedItem]:
+        """(node values, checked inputs) from either path's record of an evaluation."""
+        if len(recorded) == 3 and isinstance(recorded[2], CheckedItem):
+            return recorded[1], recorded[2]
+        nodes = recorded[1:1 + self.slots]
+        return nodes, self._checked_from(item, recorded[1 + self.slots:])
+
+    def _checked_from(self, item: Any, values: tuple[Any, ...]) -> CheckedItem:
+        """The checked inputs of an item the fast form accepted, from the values it read."""
+        found: dict[str, Any] = {}
+        present: set[str] = set()
+        defaulted: set[str] = set()
+        for spec, value in zip(self.policy.inputs, values):
+            if value is ABSENT:
+                continue
+            found[spec.name] = value
+            (defaulted if lookup(item, spec.path) is ABSENT else present).add(spec.name)
+        return CheckedItem(found, frozenset(present), frozenset(defaulted))
 
     def _build_trace(self, verdict: Verdict, nodes: Any, checked: CheckedItem) -> Trace:
         considered: list[RuleTrace] = []

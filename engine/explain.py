@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import weakref
 from typing import Any
 
 from .evaluate import ConditionTrace, Decision, FieldValue, RuleTrace, Trace
+from .evaluate import _word as result_word
 
 FORMATS = ("text", "markdown", "json")
 
@@ -44,8 +46,87 @@ def explanation_record(decision: Decision) -> dict[str, Any]:
         "rule": _listed(decision.rule),
         "because": _listed(decision.because),
         "policy": decision.policy.as_record(),
-        "trace": trace_record(decision.trace),
+        "trace": decision_trace_record(decision),
     }
+
+
+def decision_trace_record(decision: Decision) -> dict[str, Any]:
+    """The trace of a decision as JSON-ready data, the same as `trace_record(decision.trace)`.
+
+    Streams ask for this once per item, so it is built straight from what the evaluation
+    recorded, through templates made once per policy, without the readable `Trace` objects.
+    """
+    recorded = decision.recorded_evaluation()
+    if recorded is None:
+        return trace_record(decision.trace)
+    classifier, nodes, checked = recorded
+    templates = _TEMPLATES.get(classifier)
+    if templates is None:
+        templates = _TEMPLATES[classifier] = _TraceTemplates(classifier.policy, classifier.order)
+    return templates.record(decision.verdict.is_default, nodes, checked)
+
+
+class _TraceTemplates:
+    """The parts of a trace record that do not depend on the item, for one policy."""
+
+    def __init__(self, policy: Any, order: Any):
+        self.hit = policy.hit
+        self.inputs = [spec.name for spec in policy.inputs]
+        self.nodes: dict[int, tuple[dict[str, Any], tuple[int, ...], tuple[str, ...]]] = {}
+        for condition in policy.conditions:
+            static: dict[str, Any] = {"kind": condition.kind}
+            if condition.text is not None:
+                static["text"] = condition.text
+            static["result"] = None
+            static["source"] = str(condition.span)
+            names: tuple[str, ...] = ()
+            if condition.kind == "expr":
+                expr = condition.expr
+                names = expr.reads + tuple(n for n in expr.presence if n not in expr.reads)
+            self.nodes[condition.node_id] = (static, tuple(c.node_id for c in condition.children), names)
+        self.rules = [
+            (rule.when.node_id, {"rule": rule.id, "outcome": rule.outcome, "result": None, "source": rule.span.short}, rule.id)
+            for rule in order
+        ]
+
+    def record(self, default_applied: bool, nodes: Any, checked: Any) -> dict[str, Any]:
+        fields: dict[str, dict[str, Any]] = {}
+        for name in self.inputs:
+            if name not in checked.values:
+                fields[name] = {"name": name, "from": "missing"}
+            else:
+                source = "default" if name in checked.defaulted else "item"
+                fields[name] = {"name": name, "from": source, "value": _json_value(checked.values[name])}
+        missing: list[str] = []
+        rules = []
+        not_considered = []
+        for node_id, static, rule_id in self.rules:
+            value = nodes[node_id]
+            if value is None:
+                not_considered.append(rule_id)
+                continue
+            rule = dict(static)
+            rule["result"] = result_word(value)
+            rule["condition"] = self.node(node_id, nodes, fields, missing)
+            rules.append(rule)
+        return {"hit": self.hit, "rules": rules, "not_considered": not_considered, "default_applied": default_applied,
+                "missing": missing}
+
+    def node(self, node_id: int, nodes: Any, fields: dict[str, dict[str, Any]], missing: list[str]) -> dict[str, Any]:
+        static, children, names = self.nodes[node_id]
+        record = dict(static)
+        record["result"] = result_word(nodes[node_id])
+        if record["kind"] == "expr":
+            record["inputs"] = [fields[name] for name in names]
+            for name in names:
+                if fields[name]["from"] == "missing" and name not in missing:
+                    missing.append(name)
+        if children:
+            record["children"] = [self.node(child, nodes, fields, missing) for child in children]
+        return record
+
+
+_TEMPLATES: weakref.WeakKeyDictionary[Any, _TraceTemplates] = weakref.WeakKeyDictionary()
 
 
 def trace_record(trace: Trace) -> dict[str, Any]:

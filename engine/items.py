@@ -42,10 +42,10 @@ def format_for(path: str | None, requested: str | None = None) -> str:
     return "jsonl"
 
 
-def read_items(stream: IO[bytes], fmt: str) -> Iterator[ItemRecord]:
-    """The records of a binary stream in format `fmt`."""
+def read_items(stream: IO[bytes], fmt: str, first_line: int = 1) -> Iterator[ItemRecord]:
+    """The records of a binary stream in format `fmt` (JSONL may start at a later line)."""
     if fmt == "jsonl":
-        return read_jsonl(stream)
+        return read_jsonl(stream, first_line)
     if fmt == "json":
         return read_json(stream)
     if fmt == "csv":
@@ -58,64 +58,41 @@ def read_items(stream: IO[bytes], fmt: str) -> Iterator[ItemRecord]:
 # -- JSON lines ---------------------------------------------------------------------------------
 
 
-def json_loads() -> Any:
-    """The fastest available JSON parser (orjson, else the standard library's)."""
-    try:
-        import orjson
-
-        return orjson.loads
-    except ImportError:  # pragma: no cover - orjson is a dependency; this keeps the engine usable without it
-        return _strict_json_loads
-
-
-def _strict_json_loads(data: bytes | str) -> Any:
-    return json.loads(data, parse_constant=_no_constant)
-
-
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def read_jsonl(stream: IO[bytes]) -> Iterator[ItemRecord]:
-    """One item per line; blank lines are skipped."""
-    loads = json_loads()
-    number = 0
-    for raw in stream:
-        number += 1
-        if len(raw) > MAX_RECORD_BYTES:
-            yield ItemRecord(number, error=f"line is longer than {MAX_RECORD_BYTES // (1024 * 1024)} MiB")
-            continue
-        if number == 1 and raw.startswith(codecs.BOM_UTF8):
-            raw = raw[len(codecs.BOM_UTF8):]
-        if not raw.strip():
-            continue
-        try:
-            yield ItemRecord(number, loads(raw))
-        except ValueError as error:  # orjson.JSONDecodeError is a ValueError
-            yield ItemRecord(number, error=json_problem(error, raw))
+def read_jsonl(stream: IO[bytes], first_line: int = 1) -> Iterator[ItemRecord]:
+    """One item per line; blank lines are skipped. Lines are numbered from `first_line`."""
+    for number, raw in enumerate(stream, start=first_line):
+        record = jsonl_record(raw, number)
+        if record is not None:
+            yield record
 
 
-def json_problem(error: Exception, text: bytes | str = b"") -> str:
-    """A JSON parse error as a short message with the column in the line (1-based)."""
+def jsonl_record(raw: bytes, number: int) -> ItemRecord | None:
+    """The record of line `number` of a JSONL stream; None for a blank line."""
+    from .jsonio import DecodeError, decode, problem
+
+    if len(raw) > MAX_RECORD_BYTES:
+        return ItemRecord(number, error=f"line is longer than {MAX_RECORD_BYTES // (1024 * 1024)} MiB")
+    if number == 1 and raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8):]
+    if not raw.strip():
+        return None
+    try:
+        return ItemRecord(number, decode(raw))
+    except DecodeError as error:
+        return ItemRecord(number, error=problem(error, raw))
+
+
+def json_problem(error: Exception) -> str:
+    """A parse error of the standard library's JSON decoder, without its position boilerplate."""
     message = str(error)
-    if "utf-8" in message.lower() or "utf8" in message.lower():
-        return "line is not valid UTF-8"
-    start = text.lstrip()[:1] if text else b""
-    if start and start not in (b"{", b"[", "{", "["):
-        return "line is not JSON: expected an object such as {\"id\": ...}"
-    position = re.search(r":?\s*line (\d+) column (\d+) \(char (\d+)\)", message)
+    position = re.search(r":?\s*line (\d+) column (\d+) \(char \d+\)", message)
     if position:
-        message = message[: position.start()]
-    message = message.replace("Expecting", "expected").strip()
-    if "end of data" in message or "Unterminated" in message or "expected" in message and position and _at_end(text, int(position.group(3))):
-        return "invalid JSON: the line ends before the object is complete"
-    if position:
-        message += f" at column {int(position.group(3)) + 1}"
-    return f"invalid JSON: {message}"
-
-
-def _at_end(text: bytes | str, offset: int) -> bool:
-    return bool(text) and offset >= len(text.rstrip())
+        message = message[: position.start()] + f" at column {position.group(2)}"
+    return "invalid JSON: " + message.replace("Expecting", "expected").strip()
 
 
 # -- JSON documents -------------------------------------------------------------------------------

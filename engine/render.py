@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterable
 from typing import IO, Any
 
@@ -24,24 +23,9 @@ CSV_COLUMNS = ("id", "line", "outcome", "rule", "because", "error", "policy", "p
 
 def json_dumps() -> Any:
     """A function value -> compact JSON bytes, the same bytes on every run."""
-    try:
-        import orjson
+    from .jsonio import encode
 
-        option = orjson.OPT_NON_STR_KEYS
-
-        def dumps(value: Any) -> bytes:
-            return orjson.dumps(value, option=option)
-
-        return dumps
-    except ImportError:  # pragma: no cover - orjson is a dependency
-        encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_iso)
-        return lambda value: encoder.encode(value).encode("utf-8")
-
-
-def _iso(value: Any) -> Any:
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+    return encode
 
 
 def record(result: Decision | Rejection, explain: bool = False) -> dict[str, Any]:
@@ -65,9 +49,9 @@ def record(result: Decision | Rejection, explain: bool = False) -> dict[str, Any
         out["because"] = verdict.because
     out["policy"] = result.policy.as_record()
     if explain:
-        from .explain import trace_record
+        from .explain import decision_trace_record
 
-        out["trace"] = trace_record(result.trace)
+        out["trace"] = decision_trace_record(result)
     return out
 
 

@@ -124,16 +124,16 @@ def items(draw: Any) -> dict[str, Any]:
     return item
 
 
-def careful(classifier: Classifier, item: dict[str, Any]) -> tuple[Any, Any]:
+def careful(classifier: Classifier, item: dict[str, Any]) -> tuple[Any, Any, Any]:
     try:
-        result, nodes, _ = classifier.careful(item)
-        return result, tuple(nodes)
+        result, nodes, checked = classifier.careful(item)
+        return result, tuple(nodes), checked
     except ItemError as error:
-        return "error", error.message
+        return "error", error.message, None
 
 
 def check_agreement(classifier: Classifier, item: dict[str, Any]) -> None:
-    expected_result, expected_nodes = careful(classifier, item)
+    expected_result, expected_nodes, checked = careful(classifier, item)
     try:
         fast = classifier.forms.decide(item)
     except Exception:
@@ -142,10 +142,12 @@ def check_agreement(classifier: Classifier, item: dict[str, Any]) -> None:
         assert expected_result != "error", (item, expected_nodes)
         assert fast == expected_result, item
     try:
-        traced, nodes = classifier.forms.decide_traced(item)
+        recorded = classifier.forms.decide_traced(item)
     except Exception:
         return
-    assert (traced, nodes) == (expected_result, expected_nodes), item
+    nodes, values = classifier.unpack(item, recorded)
+    assert (recorded[0], tuple(nodes)) == (expected_result, expected_nodes), item
+    assert values == checked, item
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -160,6 +162,15 @@ def test_fast_form_agrees_with_the_interpreter(conditions: list[str], hit: str, 
     classifier = policy.classifier
     for item in samples:
         check_agreement(classifier, item)
+    for item, batched in zip(samples, classifier.decide_many(samples)):
+        try:
+            expected = classifier.verdict(classifier.careful(item)[0])
+        except ItemError as error:
+            assert batched.error == error.message, item
+            with pytest.raises(ItemError):
+                classifier.decide(item)
+        else:
+            assert batched is expected and classifier.decide(item) is expected, item
 
 
 def test_the_fast_form_handles_clean_items_itself() -> None:
@@ -173,8 +184,9 @@ def test_the_fast_form_handles_clean_items_itself() -> None:
 # -- what the generated code is made of -------------------------------------------------------------------
 
 ALLOWED_NAMES = {
-    "it", "hits", "decide", "decide_traced", "get", "append", "lower", "upper", "type", "int", "float", "str", "tuple",
-    "len", "INF", "ABSENT", "Bail", "True", "False", "None",
+    "it", "hits", "decide", "decide_traced", "decide_record", "get", "append", "lower", "upper", "type", "int", "float",
+    "str", "tuple", "len", "INF", "ABSENT", "UNSET", "Bail", "True", "False", "None", "decide_many", "items", "careful",
+    "out", "settle", "Exception", "decide_verdict",
 }
 
 
@@ -211,7 +223,7 @@ def test_generated_code_contains_no_name_an_author_wrote() -> None:
     source = policy.classifier.forms.source
     unexpected = {
         name for name in names_in(source)
-        if name not in ALLOWED_NAMES and not re.fullmatch(r"[vhn]\d+|[A-Z]\d+|_[a-z_]+", name)
+        if name not in ALLOWED_NAMES and not re.fullmatch(r"[vhnf]\d+|[A-Z]\d+|_[a-z_]+", name)
     }
     assert unexpected == set(), source
     decision = policy.classify({"os": "__import__('os')", "system": "exec", "eval": 2})

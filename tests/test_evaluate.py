@@ -303,3 +303,18 @@ def test_decide_returns_the_shared_verdict() -> None:
     first = policy.decide({"recurrence_90d": 2})
     assert first is policy.decide({"recurrence_90d": 3})
     assert (first.outcome, first.rule, first.because, first.rule_index) == ("initiative", "r", "It recurs.", 1)
+
+
+@pytest.mark.parametrize("hit", ["first", "priority", "unique", "collect"])
+def test_decide_many_gives_what_decide_gives_item_by_item(hit: str) -> None:
+    policy = load(FOUR_RULES if hit == "priority" else without_priority(FOUR_RULES), hit=hit, default=None)
+    items = [{"id": 1, "recurrence_90d": 12, "estimated_cost": 0}, {"id": 2, "estimated_cost": 0},
+             {"id": 3, "recurrence_90d": "x"}, {"id": 4, "recurrence_90d": 4, "departments_affected": 5, "estimated_cost": 1},
+             {"id": 5}, {"id": 6, "recurrence_90d": 4, "estimated_cost": 10**6}]
+    batch = policy.decide_many(items)
+    assert len(batch) == len(items)
+    for item, result in zip(items, batch):
+        try:
+            assert result is policy.decide(item)
+        except ItemError as error:
+            assert isinstance(result, Rejection) and result.error == error.message and result.item_id == item["id"]

@@ -83,3 +83,24 @@ def test_tracing_never_changes_the_decision() -> None:
 def test_goldens_are_not_stale() -> None:
     names = {path.stem for path in (GOLDEN / "explain").iterdir() if path.suffix in (".txt", ".md", ".json")}
     assert names == set(CASES)
+
+
+def test_stream_trace_records_equal_the_trace_objects() -> None:
+    """Records for --explain are built from what the evaluation recorded; they must say exactly
+    what the readable Trace says, for every rule, node and input."""
+    from engine.explain import decision_trace_record, trace_record
+
+    from .test_compile import policy_with
+
+    for path in (str(ROOT / "policies"), str(GOLDEN / "explain" / "unknowns-policy.yaml")):
+        policy = engine.load(path)
+        for item in [case[1] for case in CASES.values()] + [{"id": 1, "type": "problem", "risk": "high"}, {"id": 2}]:
+            try:
+                decision = policy.classify(item, trace=True)
+            except engine.ItemError:
+                continue
+            assert decision_trace_record(decision) == trace_record(decision.trace)
+    generated = policy_with(["count >= 3 and level == 'high'", "not funded or 'vip' in tags", "has(meta.flag)"], "collect")
+    for item in ({"count": 4, "level": "high", "funded": True, "tags": ["vip"], "meta": {}}, {"level": "low"}, {}):
+        decision = generated.classify(item, trace=True)
+        assert decision_trace_record(decision) == trace_record(decision.trace)

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Start-up, memory and --jobs figures of `rulebook classify`, as a markdown report.
+
+    python benchmarks/resources.py --items items_1m.jsonl [--rulebook PATH] [--policy PATH]
+
+* start-up: `rulebook classify` on one item against a bare `python -c pass`, alternated,
+  median of --runs each, and their ratio;
+* memory: peak resident set size of classifying every item of --items (streamed), read with
+  `/usr/bin/time -v` when it exists, else from the operating system's accounting of the child;
+* --jobs: wall time for --items with one process and with two, median of 3 each, their ratio,
+  and whether the two outputs are the same bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def wall(command: list[str], stdin: str | None = None, stdout: str | None = None) -> float:
+    with open(stdin or os.devnull, "rb") as source, open(stdout or os.devnull, "wb") as sink:
+        start = time.perf_counter()
+        subprocess.run(command, stdin=source, stdout=sink, stderr=subprocess.DEVNULL, check=False)
+        return time.perf_counter() - start
+
+
+def peak_rss_mb(command: list[str], stdin: str) -> tuple[float, str]:
+    timer = shutil.which("time", path="/usr/bin")
+    with open(stdin, "rb") as source, open(os.devnull, "wb") as sink:
+        if timer:
+            result = subprocess.run([timer, "-v", *command], stdin=source, stdout=sink, stderr=subprocess.PIPE,
+                                    text=True, check=False)
+            found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", result.stderr)
+            if found:
+                return int(found.group(1)) / 1024, "/usr/bin/time -v"
+        process = subprocess.Popen(command, stdin=source, stdout=sink, stderr=subprocess.DEVNULL)
+        _, _, usage = os.wait4(process.pid, 0)
+        return usage.ru_maxrss / 1024, "wait4 (includes the launcher's own footprint)"
+
+
+def digest(path: str) -> str:
+    sha = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(chunk)
+    return sha.hexdigest()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--items", required=True, help="a large JSONL file of items (e.g. 1,000,000)")
+    parser.add_argument("--rulebook", default=shutil.which("rulebook") or "rulebook")
+    parser.add_argument("--python", default=sys.executable, help="the interpreter rulebook runs on")
+    parser.add_argument("--policy", default=None, help="policy for the runs (default: the shipped ones)")
+    parser.add_argument("--runs", type=int, default=15, help="start-up runs of each command")
+    args = parser.parse_args()
+    policy = ["--policy", args.policy] if args.policy else []
+    classify = [args.rulebook, "classify", "-", *policy, "--format", "jsonl", "--quiet"]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        one = os.path.join(tmp, "one.jsonl")
+        with open(args.items, "rb") as source, open(one, "wb") as sink:
+            sink.write(source.readline())
+        bare, started = [], []
+        for _ in range(args.runs):
+            bare.append(wall([args.python, "-c", "pass"]))
+            started.append(wall(classify, stdin=one))
+        count = sum(1 for _ in open(args.items, "rb"))
+        rss, how = peak_rss_mb(classify, args.items)
+        outputs = {}
+        times: dict[int, list[float]] = {1: [], 2: []}
+        for _ in range(3):
+            for jobs in (1, 2):
+                out = os.path.join(tmp, f"out{jobs}.jsonl")
+                times[jobs].append(wall(classify + ["--jobs", str(jobs)], stdin=args.items, stdout=out))
+                outputs[jobs] = digest(out)
+
+    startup, python = statistics.median(started), statistics.median(bare)
+    one_job, two_jobs = statistics.median(times[1]), statistics.median(times[2])
+    print(f"# rulebook classify: start-up, memory, --jobs ({time.strftime('%Y-%m-%dT%H:%MZ', time.gmtime())})\n")
+    print(f"CPUs: {os.cpu_count()}; items: {count:,} ({args.items}); policy: {args.policy or 'shipped'}\n")
+    print("| figure | value |")
+    print("|---|---|")
+    print(f"| start-up, one item (median of {args.runs}) | {startup * 1000:.0f} ms |")
+    print(f"| bare `python -c pass` (median of {args.runs}) | {python * 1000:.0f} ms |")
+    print(f"| start-up ratio | {startup / python:.2f}x |")
+    print(f"| peak RSS, {count:,} items streamed ({how}) | {rss:.1f} MB |")
+    print(f"| wall, {count:,} items, --jobs 1 (median of 3) | {one_job:.2f} s ({count / one_job:,.0f} items/s) |")
+    print(f"| wall, {count:,} items, --jobs 2 (median of 3) | {two_jobs:.2f} s ({count / two_jobs:,.0f} items/s) |")
+    print(f"| --jobs 2 speed-up | {one_job / two_jobs:.2f}x |")
+    print(f"| --jobs 1 and --jobs 2 outputs identical | {'yes' if outputs[1] == outputs[2] else 'NO'} |")
+
+
+if __name__ == "__main__":
+    main()

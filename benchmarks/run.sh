@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Reproduces the speed figures of README.md, "Speed": the shared benchmark with Rulebook as a
+# contestant (in process and end to end), then start-up, memory and --jobs.
+#
+#   benchmarks/run.sh                 # everything, about 12 minutes (the first run installs the peers)
+#   benchmarks/run.sh --quick         # extra arguments go to the harness (run_bench.py --help)
+#
+# BENCH_SOURCE names the benchmark to copy (default: ../shared/bench beside the project);
+# BENCH_DIR where to run it (default: $TMPDIR/rulebook-bench). Results: $BENCH_DIR/results/.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+project=$(dirname "$here")
+source_dir=${BENCH_SOURCE:-$project/../shared/bench}
+work=${BENCH_DIR:-${TMPDIR:-/tmp}/rulebook-bench}
+
+mkdir -p "$work"
+cp -r "$source_dir"/. "$work"/
+chmod -R u+w "$work"
+cd "$work"
+./setup.sh
+.venv/bin/pip install -q --disable-pip-version-check "$project"
+cp "$here/itsm-triage.yaml" policies/rulebook-itsm-triage.yaml
+cp "$here/c_rulebook.py" contestants/c_rulebook.py
+.venv/bin/python - <<'PY'
+import re
+path = "contestants/registry.py"
+text = open(path).read()
+if "c_rulebook" not in text:
+    text = text.replace("MODULES = [", 'MODULES = [\n    ("c_rulebook", "Rulebook"),', 1)
+    open(path, "w").write(text)
+PY
+cli="rulebook=.venv/bin/rulebook classify - --policy policies/rulebook-itsm-triage.yaml --format jsonl --quiet"
+.venv/bin/python run_bench.py --cli "$cli" "$@"
+[ -f data/items_1m.jsonl ] || .venv/bin/python gen_items.py -n 1000000 -o data/items_1m.jsonl
+.venv/bin/python "$here/resources.py" --rulebook .venv/bin/rulebook --python .venv/bin/python \
+  --policy policies/rulebook-itsm-triage.yaml --items data/items_1m.jsonl | tee results/rulebook-resources.md

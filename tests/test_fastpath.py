@@ -1,0 +1,129 @@
+"""The JSONL fast lane writes exactly what the general path writes, for every kind of line."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import engine
+from engine.stream import run
+
+from .conftest import POLICIES
+
+SCALAR_POLICY = """\
+rulebook: 1
+kind: classification
+name: lane
+inputs:
+  kind: {type: string, enum: [incident, request, problem]}
+  level: {type: string, enum: [low, high], default: low}
+  count: {type: integer, minimum: 0, maximum: 100}
+  cost: {type: number, minimum: 0}
+  flag: {type: boolean, default: false}
+  note: string
+  spare: integer
+outcomes: [a, b, c]
+hit: HIT
+DEFAULT
+rules:
+  - {id: r1, outcome: a, when: "count >= 10 and level == 'high'", priority: 1}
+  - {id: r2, outcome: b, when: "cost / count > 2 or flag", priority: 3}
+  - {id: r3, outcome: c, when: "kind in ['problem', 'request'] and has(note)", priority: 2}
+  - {id: r4, outcome: a, when: "lower(note) == 'x'", priority: 2}
+"""
+
+
+def policy(hit: str = "first", default: bool = True) -> engine.Policy:
+    text = SCALAR_POLICY.replace("HIT", hit).replace("DEFAULT", "default: c" if default else "")
+    if hit != "priority":
+        text = text.replace(", priority: 1}", "}").replace(", priority: 2}", "}").replace(", priority: 3}", "}")
+    return engine.loads(text)
+
+
+def both_paths(policy: engine.Policy, data: bytes, id_field: str = "id") -> tuple[tuple[bytes, Any], tuple[bytes, Any]]:
+    classifier = policy.classifier
+    outputs = []
+    for with_lane in (True, False):
+        lane = classifier.jsonl_lane
+        if not with_lane:
+            classifier.jsonl_lane = lambda *args: None  # type: ignore[method-assign]
+        out = io.BytesIO()
+        try:
+            tally = run(classifier, io.BytesIO(data), "jsonl", "jsonl", out, id_field=id_field)
+        finally:
+            classifier.jsonl_lane = lane  # type: ignore[method-assign]
+        outputs.append((out.getvalue(), (tally.items, tally.rejected, dict(tally.labels))))
+    return outputs[0], outputs[1]
+
+
+values = st.one_of(st.none(), st.booleans(), st.integers(-3, 120), st.floats(allow_nan=False, allow_infinity=False),
+                   st.sampled_from(["incident", "request", "problem", "high", "low", "x", "X", ""]), st.just([1]))
+good = {"kind": st.sampled_from(["incident", "request", "problem"]), "level": st.sampled_from(["low", "high"]),
+        "count": st.integers(0, 100), "cost": st.one_of(st.integers(0, 500), st.floats(0, 500)), "flag": st.booleans(),
+        "note": st.sampled_from(["x", "X", "y"]), "spare": st.integers(-5, 5)}
+
+
+@st.composite
+def lines(draw: Any) -> bytes:
+    shape = draw(st.sampled_from(["clean", "clean", "clean", "partial", "odd", "broken", "blank"]))
+    if shape == "blank":
+        return b"   "
+    if shape == "broken":
+        return draw(st.sampled_from([b"not json", b'{"kind": "incident",', b"[1, 2]", b'"text"', b'{"kind": "incident"} x', b"\xff\xfe"]))
+    item: dict[str, Any] = {}
+    if draw(st.booleans()):
+        item["id"] = draw(st.one_of(st.text(max_size=5), st.integers(), st.none(), st.floats(allow_nan=False)))
+    for name, strategy in good.items():
+        if shape == "clean" or draw(st.booleans()):
+            item[name] = draw(strategy if shape != "odd" or draw(st.booleans()) else values)
+    item["extra"] = draw(values)
+    return json.dumps(item).encode()
+
+
+@settings(max_examples=200, deadline=None)
+@given(stream=st.lists(lines(), max_size=12), hit=st.sampled_from(["first", "priority", "unique", "collect"]),
+       default=st.booleans())
+def test_the_lane_writes_what_the_general_path_writes(stream: list[bytes], hit: str, default: bool) -> None:
+    fast, general = both_paths(policy(hit, default), b"\n".join(stream) + b"\n")
+    assert fast == general
+
+
+def test_the_lane_decides_clean_lines_itself() -> None:
+    classifier = policy().classifier
+    lane = classifier.jsonl_lane("id", lambda raw, number: pytest.fail(f"line {number} left the lane"))
+    out = io.BytesIO()
+    from engine.stream import Tally
+
+    tally = Tally()
+    line = b'{"id": 1, "kind": "incident", "count": 12, "level": "high", "cost": 3, "note": "y", "spare": 1}\n'
+    lane.run(io.BytesIO(line * 3), out, tally)
+    assert tally.items == 3 and out.getvalue().count(b'"rule":"r1"') == 3
+
+
+def test_the_default_policy_and_its_examples_take_the_lane() -> None:
+    from .conftest import EXAMPLES
+
+    shipped = engine.load(str(POLICIES))
+    assert shipped.classifier.forms.decide_record is not None
+    fast, general = both_paths(shipped, (EXAMPLES / "items.jsonl").read_bytes())
+    assert fast == general and fast[1][0] == 48
+
+
+def test_a_custom_id_field_that_is_also_an_input() -> None:
+    text = SCALAR_POLICY.replace("HIT", "first").replace("DEFAULT", "default: c").replace(", priority: 1}", "}") \
+        .replace(", priority: 2}", "}").replace(", priority: 3}", "}")
+    shipped = engine.loads(text)
+    data = b'{"kind": "problem", "note": "x", "count": 1, "cost": 0}\n{"kind": "request", "count": 2, "cost": 1}\n'
+    fast, general = both_paths(shipped, data, id_field="kind")
+    assert fast == general and b'"id":"problem"' in fast[0]
+
+
+def test_policies_with_nested_or_dated_inputs_use_the_general_path() -> None:
+    text = SCALAR_POLICY.replace("HIT", "first").replace("DEFAULT", "").replace("  spare: integer\n", "  spare: date\n")
+    text = text.replace(", priority: 1}", "}").replace(", priority: 2}", "}").replace(", priority: 3}", "}")
+    assert engine.loads(text).classifier.forms.decide_record is None
