@@ -300,7 +300,7 @@ class Classifier:
             return self.default_verdict
         if not self.collect:  # unique
             if len(hits) > 1:
-                names = " and ".join(f"'{self.policy.rules[k - 1].id}'" for k in hits)
+                names = _names(tuple(self.policy.rules[k - 1].id for k in hits))
                 raise ItemError(f"rules {names} all match, but the policy's hit policy 'unique' allows only one")
             verdict = self.verdicts[hits[0]]
             assert verdict is not None
