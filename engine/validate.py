@@ -220,8 +220,10 @@ def _at(data: Any, path: Path) -> Any:
 # -- meaning ------------------------------------------------------------------------------------
 
 
-class _ClassificationBuilder:
-    """Builds a `ClassificationPolicy` from a document, collecting semantic problems."""
+class DocumentBuilder:
+    """What every kind of policy document shares: problems reported at paths, the version,
+    the declared inputs, and condition trees checked against a scope. Each kind subclasses it
+    with a `build` method."""
 
     def __init__(self, document: Document):
         self.document = document
@@ -233,37 +235,6 @@ class _ClassificationBuilder:
     def problem(self, path: Path, code: str, message: str, hint: str | None = None, at_key: bool = False) -> None:
         span = self.document.key_span(path) if at_key else self.document.value_span(path)
         self.diagnostics.append(Diagnostic(code, message, span, hint))
-
-    def build(self) -> ClassificationPolicy | None:
-        data = self.data
-        inputs = self.inputs(data.get("inputs"))
-        # inputs whose declaration is broken still count as declared, so that expressions
-        # reading them are not reported a second time
-        broken = {name: ex.ANY for name in self.broken_inputs}
-        scope = ex.Scope({spec.name: spec for spec in inputs}, broken)
-        outcomes = self.outcomes(data.get("outcomes"))
-        outcome_names = [o.name for o in outcomes]
-        hit = data.get("hit", "first") if data.get("hit") in ("first", "priority", "unique", "collect") else "first"
-        default = self.default(data.get("default"), outcome_names)
-        rules = self.rules(data.get("rules"), scope, outcome_names, hit)
-        name = data.get("name")
-        if not isinstance(name, str) or self.diagnostics:
-            return None
-        version = self.version()
-        description = data.get("description") if isinstance(data.get("description"), str) else None
-        return ClassificationPolicy(
-            name=name,
-            version=version,
-            description=description,
-            inputs=tuple(inputs),
-            outcomes=tuple(outcomes),
-            hit=hit,
-            default=default,
-            rules=tuple(rules),
-            span=self.document.span,
-            sha256=content_hash(self.data, version),
-            conditions=tuple(self.conditions),
-        )
 
     def version(self) -> str | None:
         if "version" not in self.data:
@@ -366,6 +337,99 @@ class _ClassificationBuilder:
         )
         return [spec, *nested]
 
+    def scope(self, inputs: list[InputSpec]) -> ex.Scope:
+        """The names expressions may read: the given inputs."""
+        # inputs whose declaration is broken still count as declared, so that expressions
+        # reading them are not reported a second time
+        broken = {name: ex.ANY for name in self.broken_inputs}
+        return ex.Scope({spec.name: spec for spec in inputs}, broken)
+
+    # -- conditions
+
+    def condition(self, declared: Any, path: Path, scope: ex.Scope) -> Condition | None:
+        """The condition tree of a `when` (or `not`) value; None where it has problems."""
+        span = self.document.value_span(path)
+        if isinstance(declared, bool):
+            return self.node("const", span, value=declared)
+        if isinstance(declared, str):
+            checked, problems = ex.check_expression(declared, scope, self.locator(path))
+            self.diagnostics.extend(problems)
+            return self.expression(checked) if checked is not None else None
+        if isinstance(declared, dict) and len(declared) == 1:
+            (kind, body), = declared.items()
+            if kind in ("all", "any") and isinstance(body, list) and body:
+                node_id = self.reserve()
+                children = [self.condition(child, path + (kind, i), scope) for i, child in enumerate(body)]
+                if any(child is None for child in children):
+                    return None
+                return self.place(Condition(kind, node_id, span, tuple(children)))  # type: ignore[arg-type]
+            if kind == "not":
+                node_id = self.reserve()
+                child = self.condition(body, path + ("not",), scope)
+                if child is None:
+                    return None
+                return self.place(Condition("not", node_id, span, (child,)))
+        return None  # the schema pass has reported it
+
+    def expression(self, checked: ex.Checked) -> Condition:
+        """A condition node for a checked expression; top-level and/or/not become tree nodes."""
+        split = ex.split_condition(checked)
+        span = checked.span or Span(self.document.file, 1, 1)
+        if split is None:
+            return self.node("expr", span, text=checked.text, expr=checked)
+        kind, parts = split
+        node_id = self.reserve()
+        children = tuple(self.expression(ex.sub_checked(checked, part)) for part in parts)
+        return self.place(Condition(kind, node_id, span, children, text=checked.text, expr=checked))
+
+    def reserve(self) -> int:
+        self.conditions.append(None)  # type: ignore[arg-type]
+        return len(self.conditions) - 1
+
+    def place(self, condition: Condition) -> Condition:
+        self.conditions[condition.node_id] = condition
+        return condition
+
+    def node(self, kind: str, span: Span, **fields: Any) -> Condition:
+        return self.place(Condition(kind, self.reserve(), span, **fields))
+
+    def locator(self, path: Path) -> ex.Locate:
+        """Maps a character offset inside the expression at `path` to its place in the file."""
+        return scalar_locator(self.document, path)
+
+
+class _ClassificationBuilder(DocumentBuilder):
+    """Builds a `ClassificationPolicy` from a document, collecting semantic problems."""
+
+    def build(self) -> ClassificationPolicy | None:
+        data = self.data
+        inputs = self.inputs(data.get("inputs"))
+        scope = self.scope(inputs)
+        outcomes = self.outcomes(data.get("outcomes"))
+        outcome_names = [o.name for o in outcomes]
+        hit = data.get("hit", "first") if data.get("hit") in ("first", "priority", "unique", "collect") else "first"
+        default = self.default(data.get("default"), outcome_names)
+        rules = self.rules(data.get("rules"), scope, outcome_names, hit)
+        name = data.get("name")
+        if not isinstance(name, str) or self.diagnostics:
+            return None
+        version = self.version()
+        description = data.get("description") if isinstance(data.get("description"), str) else None
+        return ClassificationPolicy(
+            name=name,
+            version=version,
+            description=description,
+            inputs=tuple(inputs),
+            outcomes=tuple(outcomes),
+            hit=hit,
+            default=default,
+            rules=tuple(rules),
+            span=self.document.span,
+            sha256=content_hash(self.data, version),
+            conditions=tuple(self.conditions),
+        )
+
+
     # -- outcomes and default
 
     def outcomes(self, declared: Any) -> list[Outcome]:
@@ -444,57 +508,6 @@ class _ClassificationBuilder:
                 )
             )
         return rules
-
-    def condition(self, declared: Any, path: Path, scope: ex.Scope) -> Condition | None:
-        """The condition tree of a `when` (or `not`) value; None where it has problems."""
-        span = self.document.value_span(path)
-        if isinstance(declared, bool):
-            return self.node("const", span, value=declared)
-        if isinstance(declared, str):
-            checked, problems = ex.check_expression(declared, scope, self.locator(path))
-            self.diagnostics.extend(problems)
-            return self.expression(checked) if checked is not None else None
-        if isinstance(declared, dict) and len(declared) == 1:
-            (kind, body), = declared.items()
-            if kind in ("all", "any") and isinstance(body, list) and body:
-                node_id = self.reserve()
-                children = [self.condition(child, path + (kind, i), scope) for i, child in enumerate(body)]
-                if any(child is None for child in children):
-                    return None
-                return self.place(Condition(kind, node_id, span, tuple(children)))  # type: ignore[arg-type]
-            if kind == "not":
-                node_id = self.reserve()
-                child = self.condition(body, path + ("not",), scope)
-                if child is None:
-                    return None
-                return self.place(Condition("not", node_id, span, (child,)))
-        return None  # the schema pass has reported it
-
-    def expression(self, checked: ex.Checked) -> Condition:
-        """A condition node for a checked expression; top-level and/or/not become tree nodes."""
-        split = ex.split_condition(checked)
-        span = checked.span or Span(self.document.file, 1, 1)
-        if split is None:
-            return self.node("expr", span, text=checked.text, expr=checked)
-        kind, parts = split
-        node_id = self.reserve()
-        children = tuple(self.expression(ex.sub_checked(checked, part)) for part in parts)
-        return self.place(Condition(kind, node_id, span, children, text=checked.text, expr=checked))
-
-    def reserve(self) -> int:
-        self.conditions.append(None)  # type: ignore[arg-type]
-        return len(self.conditions) - 1
-
-    def place(self, condition: Condition) -> Condition:
-        self.conditions[condition.node_id] = condition
-        return condition
-
-    def node(self, kind: str, span: Span, **fields: Any) -> Condition:
-        return self.place(Condition(kind, self.reserve(), span, **fields))
-
-    def locator(self, path: Path) -> ex.Locate:
-        """Maps a character offset inside the expression at `path` to its place in the file."""
-        return scalar_locator(self.document, path)
 
 
 def scalar_locator(document: Document, path: Path) -> ex.Locate:
