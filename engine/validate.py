@@ -23,6 +23,7 @@ from .model import (
     ClassificationPolicy,
     Condition,
     DefaultOutcome,
+    GatesPolicy,
     InputSpec,
     Outcome,
     Rule,
@@ -30,7 +31,7 @@ from .model import (
 from .inputs import ValueProblem, convert, shown
 from .schema import policy_checker
 
-DECISION_KINDS = ("classification",)
+DECISION_KINDS = ("classification", "gates")
 
 
 @dataclass(slots=True)
@@ -40,24 +41,39 @@ class PolicySet:
     classifications: tuple[ClassificationPolicy, ...]
     files: tuple[str, ...]
     documents: tuple[Document, ...] = field(repr=False, default=())
+    gate_policies: tuple[GatesPolicy, ...] = ()
+
+    @property
+    def policies(self) -> tuple[ClassificationPolicy | GatesPolicy, ...]:
+        """Every policy of every kind, in the order of their files."""
+        return tuple(sorted((*self.classifications, *self.gate_policies), key=lambda p: (p.span.file, p.span.line)))
+
+    def gates(self, name: str | None = None) -> GatesPolicy:
+        """The gates policy named `name`, or the only one there is."""
+        return _choose(self.gate_policies, name, "gates")
 
     def classification(self, name: str | None = None) -> ClassificationPolicy:
         """The classification policy named `name`, or the only one there is."""
-        from .errors import UsageError
+        return _choose(self.classifications, name, "classification")
 
-        if name is not None:
-            for policy in self.classifications:
-                if policy.name == name:
-                    return policy
-            known = [p.name for p in self.classifications]
-            hint = did_you_mean(name, known)
-            raise UsageError(f"no classification policy named '{name}'" + (f"; {hint}" if hint else ""))
-        if not self.classifications:
-            raise UsageError("the policy set holds no classification policy")
-        if len(self.classifications) > 1:
-            names = ", ".join(p.name for p in self.classifications)
-            raise UsageError(f"the policy set holds several classification policies ({names}); choose one with --name")
-        return self.classifications[0]
+
+def _choose(policies: tuple[Any, ...], name: str | None, kind: str) -> Any:
+    """The policy of one kind named `name`, or the only one of that kind; else a usage error."""
+    from .errors import UsageError
+
+    if name is not None:
+        for policy in policies:
+            if policy.name == name:
+                return policy
+        known = [p.name for p in policies]
+        hint = did_you_mean(name, known)
+        raise UsageError(f"no {kind} policy named '{name}'" + (f"; {hint}" if hint else ""))
+    if not policies:
+        raise UsageError(f"the policy set holds no {kind} policy")
+    if len(policies) > 1:
+        names = ", ".join(p.name for p in policies)
+        raise UsageError(f"the policy set holds several {kind} policies ({names}); choose one with --name")
+    return policies[0]
 
 
 @dataclass(slots=True)
@@ -110,8 +126,26 @@ def check_documents(documents: list[Document]) -> Report:
     """Check parsed documents (from files or from text) and build the policy set."""
     diagnostics: list[Diagnostic] = []
     classifications: list[ClassificationPolicy] = []
+    gate_policies: list[GatesPolicy] = []
+    gate_documents: list[tuple[Document, bool]] = []
     kept: list[Document] = []
     names: dict[str, Span] = {}
+
+    def named(policy: Any, document: Document) -> bool:
+        """Whether the policy's name is new in the set (else a diagnostic says where it was first)."""
+        if policy.name in names:
+            diagnostics.append(
+                Diagnostic(
+                    "duplicate-policy",
+                    f"a policy named '{policy.name}' is already defined",
+                    document.value_span(("name",)),
+                    f"the first is at {names[policy.name]}",
+                )
+            )
+            return False
+        names[policy.name] = document.value_span(("name",))
+        return True
+
     for document in documents:
         data = document.data
         if data is None:
@@ -127,7 +161,7 @@ def check_documents(documents: list[Document]) -> Report:
                     "not-a-policy",
                     "not a Rulebook document (no 'rulebook' or 'kind' key); skipped",
                     document.span,
-                    "a policy starts with 'rulebook: 1' and 'kind: classification'",
+                    "a policy starts with 'rulebook: 1' and 'kind: classification' (or 'kind: gates')",
                     severity="warning",
                 )
             )
@@ -139,21 +173,22 @@ def check_documents(documents: list[Document]) -> Report:
             builder = _ClassificationBuilder(document)
             policy = builder.build()
             diagnostics.extend(builder.diagnostics)
-            if policy is not None and not problems and not builder.diagnostics:
-                if policy.name in names:
-                    diagnostics.append(
-                        Diagnostic(
-                            "duplicate-policy",
-                            f"a policy named '{policy.name}' is already defined",
-                            document.value_span(("name",)),
-                            f"the first is at {names[policy.name]}",
-                        )
-                    )
-                else:
-                    names[policy.name] = document.value_span(("name",))
-                    classifications.append(policy)
+            if policy is not None and not problems and not builder.diagnostics and named(policy, document):
+                classifications.append(policy)
+        elif data.get("kind") == "gates" and data.get("rulebook") == 1:
+            gate_documents.append((document, not problems))
+    # gates come second: their conditions may compare `outcome` with the classifications' outcomes
+    from .validate_gates import GatesBuilder
+
+    outcomes = tuple(dict.fromkeys(name for policy in classifications for name in policy.outcome_names))
+    for document, structured in gate_documents:
+        gates_builder = GatesBuilder(document)
+        gates_policy = gates_builder.build(outcomes)
+        diagnostics.extend(gates_builder.diagnostics)
+        if gates_policy is not None and structured and named(gates_policy, document):
+            gate_policies.append(gates_policy)
     errors = [d for d in diagnostics if d.severity == "error"]
-    policy_set = None if errors else PolicySet(tuple(classifications), (), tuple(kept))
+    policy_set = None if errors else PolicySet(tuple(classifications), (), tuple(kept), tuple(gate_policies))
     sources = {d.file: d.text for d in documents}
     return Report(policy_set, diagnostics, sources)
 
