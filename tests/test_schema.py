@@ -21,7 +21,7 @@ def load_schema(name: str) -> dict[str, Any]:
     return json.loads((SCHEMAS / name).read_text())
 
 
-@pytest.mark.parametrize("name", ["policy.schema.json", "decision.schema.json"])
+@pytest.mark.parametrize("name", ["policy.schema.json", "decision.schema.json", "gate.schema.json"])
 def test_published_schemas_are_valid_json_schema_2020_12(name: str) -> None:
     jsonschema.Draft202012Validator.check_schema(load_schema(name))
 
