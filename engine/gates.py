@@ -223,6 +223,10 @@ class Gater:
     def label(self, result: GateResult | Rejection) -> str | None:
         return None if isinstance(result, Rejection) else result.result
 
+    def jsonl_lane(self, id_field: str, careful_line: Any) -> None:
+        """Gates have no separate fast lane: every item takes the general path."""
+        return None
+
     # -- checking
 
     def gate_all(self, items: Iterable[Any], *, to: str | None = None, id_field: str = "id") -> Iterator[GateResult | Rejection]:

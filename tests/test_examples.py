@@ -112,6 +112,18 @@ def test_example_initiatives_show_every_reason_to_pass_or_be_held() -> None:
     assert isinstance(results["INI-0115"], engine.Rejection)
 
 
+def test_gating_annotated_items_gives_the_same_results_as_gating_raw_items() -> None:
+    from .conftest import jsonl, run
+
+    annotated = run("classify", "--annotate", str(EXAMPLES / "initiatives.jsonl"), "-p", str(POLICIES), "-q").stdout
+    through_pipe = jsonl(run("gate", "-", "-p", str(POLICIES), "-q", input=annotated).stdout)
+    direct = jsonl(run("gate", str(EXAMPLES / "initiatives.jsonl"), "-p", str(POLICIES), "-q").stdout)
+    strip = lambda records: [{k: v for k, v in r.items() if k != "outcome"} for r in records]  # noqa: E731
+    assert strip(through_pipe) == strip(direct) and len(direct) == 15
+    assert {r["outcome"]["from"] for r in through_pipe if r.get("outcome")} == {"item"}
+    assert {r["outcome"]["from"] for r in direct if r.get("outcome")} == {"classification"}
+
+
 # -- the documentation's commands ------------------------------------------------------------------
 
 
