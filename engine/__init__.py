@@ -4,6 +4,8 @@
     policy = engine.load("policies/")
     decision = policy.classify(item)
     print(decision.explain())
+    result = policy.gate(item)          # stage gates: pass, fail or not_applicable
+    print(result.explain())
 
 Names are imported on first use, so `import engine` (and the command line) stays quick.
 """
@@ -22,6 +24,7 @@ _EXPORTS = {
     "Rejection": ".evaluate",
     "Verdict": ".evaluate",
     "Trace": ".evaluate",
+    "GateResult": ".gates",
     "PolicyError": ".errors",
     "ItemError": ".errors",
     "UsageError": ".errors",

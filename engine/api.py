@@ -1,10 +1,13 @@
-"""The Python API: load a policy set once, then classify items and explain the decisions.
+"""The Python API: load a policy set once, then classify items, check them at their stage
+gates, and explain the results.
 
     import engine
     policy = engine.load("policies/")
     decision = policy.classify({"id": "INC-1", "type": "incident"})
     print(decision.outcome, decision.rule)
     print(decision.explain())
+    result = policy.gate({"id": "INI-1", "stage": "definition", "outcome": "initiative"})
+    print(result.result, [c.name for c in result.held_by])
 
 The command line uses only this API.
 """
@@ -16,23 +19,40 @@ from typing import Any
 
 from .errors import PolicyError
 from .evaluate import Classifier, Decision, Rejection, Verdict
+from .gates import Gater, GateResult
 from .loader import parse_documents
-from .model import ClassificationPolicy
+from .model import ClassificationPolicy, GatesPolicy
 from .validate import PolicySet, check_documents, load_policy_set
 
 
 class Policy:
-    """A checked policy set, ready to decide items."""
+    """A checked policy set, ready to decide items.
+
+    `name` chooses a policy where the set holds several of a kind; a kind that holds no policy
+    of that name uses its only policy.
+    """
 
     def __init__(self, policy_set: PolicySet, name: str | None = None):
         self.policy_set = policy_set
         self._name = name
         self._classifier: Classifier | None = None
+        self._gater: Gater | None = None
+
+    def _name_for(self, policies: tuple[ClassificationPolicy | GatesPolicy, ...]) -> str | None:
+        """The name to choose a policy of one kind by: none when it names a policy of another kind."""
+        if self._name is None or any(p.name == self._name for p in policies):
+            return self._name
+        return None if any(p.name == self._name for p in self.policy_set.policies) else self._name
 
     @property
     def classification(self) -> ClassificationPolicy:
         """The classification policy this object classifies with."""
-        return self.policy_set.classification(self._name)
+        return self.policy_set.classification(self._name_for(self.policy_set.classifications))
+
+    @property
+    def gates(self) -> GatesPolicy:
+        """The gates policy this object checks items with."""
+        return self.policy_set.gates(self._name_for(self.policy_set.gate_policies))
 
     @property
     def classifier(self) -> Classifier:
@@ -68,18 +88,50 @@ class Policy:
         already in memory. An item that cannot be decided gets a `Rejection` in its place."""
         return self.classifier.decide_many(items)
 
+    def annotate(self, item: dict[str, Any]) -> dict[str, Any]:
+        """A copy of `item` with `outcome`, `rule` and `because` added (what `classify --annotate` writes)."""
+        from .annotate import annotated
+
+        return annotated(item, self.decide(item))
+
     def classify_all(
         self, items: Iterable[dict[str, Any]], *, trace: bool = False, id_field: str = "id"
     ) -> Iterator[Decision | Rejection]:
         """One decision or rejection per item, in order; a bad item never stops the rest."""
         return self.classifier.classify_all(items, trace=trace, id_field=id_field)
 
+    def gater(self, to: str | None = None) -> Gater:
+        """The gates policy made executable, moving items to `to` (default: their next stage).
+
+        Items without an `outcome` are classified first with the set's classification policy
+        when the gates policy reads `outcome` (an error when the set holds several)."""
+        if to is None and self._gater is not None:
+            return self._gater
+        gates = self.gates
+        classifier = None
+        if "outcome" in gates.reads and self.policy_set.classifications:
+            classifier = self.classifier
+        gater = Gater(gates, classifier, to)
+        if to is None:
+            self._gater = gater
+        return gater
+
+    def gate(self, item: dict[str, Any], to: str | None = None, *, id_field: str = "id") -> GateResult:
+        """The gate result for one item moving to `to` (default: its `target`, else its next
+        stage); raises `ItemError` if the item cannot be checked."""
+        return self.gater().gate(item, to=to, id_field=id_field)
+
+    def gate_all(self, items: Iterable[dict[str, Any]], to: str | None = None, *,
+                 id_field: str = "id") -> Iterator[GateResult | Rejection]:
+        """One gate result or rejection per item, in order; a bad item never stops the rest."""
+        return self.gater().gate_all(items, to=to, id_field=id_field)
+
 
 def load(path: str | list[str] | tuple[str, ...], name: str | None = None) -> Policy:
     """Load and check the policy set at `path` (a file or folder, or several).
 
     Raises `PolicyError` carrying every problem with its file, line and column. With several
-    classification policies in the set, `name` chooses one.
+    policies of a kind in the set, `name` chooses one.
     """
     paths = [path] if isinstance(path, str) else list(path)
     return Policy(load_policy_set(paths), name)

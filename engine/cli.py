@@ -28,7 +28,7 @@ def policy_options(command: Callable[..., Any]) -> Callable[..., Any]:
     command = click.option(
         "--name",
         metavar="NAME",
-        help="Which classification policy to use when the policy set holds several.",
+        help="Which policy to use when the policy set holds several of the kind the command needs.",
     )(command)
     return click.option(
         "--policy",
@@ -70,10 +70,11 @@ def cli() -> None:
     made it, and can be explained to an auditor.
 
     \b
-    Quick start (the shipped default policy and example items):
+    Quick start (the shipped default policies and example items):
       rulebook validate
       rulebook classify examples/items.jsonl
       rulebook explain examples/item.json
+      rulebook gate examples/initiatives.jsonl
 
     \b
     Exit status: 0 success; 1 a policy is invalid or a check failed;
@@ -95,7 +96,8 @@ def validate(paths: tuple[str, ...], fmt: str, quiet: bool) -> None:
     PATH is a policy file or a folder (searched for .yaml/.yml files); without one, the
     policies shipped with Rulebook are checked. The structure is checked against
     schemas/policy.schema.json, then every expression, name, outcome, rule id and
-    priority. All problems in all files are reported in one run.
+    priority, and for stage gates every stage, transition, roster group and quorum. All
+    problems in all files are reported in one run.
 
     \b
     Examples:
@@ -112,13 +114,14 @@ def validate(paths: tuple[str, ...], fmt: str, quiet: bool) -> None:
     if fmt == "json":
         import json
 
-        policies = report.policy_set.classifications if report.policy_set else ()
+        policies = report.policy_set.policies if report.policy_set else ()
         document = {
             "valid": not errors,
             "diagnostics": [diagnostic_record(d) for d in report.diagnostics],
             "policies": [
-                {"name": p.name, "kind": "classification", "version": p.version, "sha256": p.sha256,
-                 "file": p.file, "rules": len(p.rules)}
+                {"name": p.name, "kind": "classification" if hasattr(p, "rules") else "gates", "version": p.version,
+                 "sha256": p.sha256, "file": p.file,
+                 **({"rules": len(p.rules)} if hasattr(p, "rules") else {"gates": len(p.gates)})}
                 for p in policies
             ],
         }
@@ -135,12 +138,17 @@ def _validation_summary(report: Any) -> str:
     files = {d.span.file for d in report.errors if d.span}
     if report.errors:
         return f"{counted(len(report.errors), 'error')} in {counted(len(files), 'file')}"
-    policies = report.policy_set.classifications if report.policy_set else ()
+    policy_set = report.policy_set
+    policies = policy_set.policies if policy_set else ()
     if not policies:
         return "no policies found"
-    rules = sum(len(p.rules) for p in policies)
     names = ", ".join(f"{p.name} {p.version or ''}".strip() for p in policies)
-    return f"ok: {counted(len(policies), 'policy', 'policies')} ({names}), {counted(rules, 'rule')}"
+    counts = []
+    if policy_set.classifications:
+        counts.append(counted(sum(len(p.rules) for p in policy_set.classifications), "rule"))
+    if policy_set.gate_policies:
+        counts.append(counted(sum(len(p.gates) for p in policy_set.gate_policies), "gate"))
+    return f"ok: {counted(len(policies), 'policy', 'policies')} ({names}), {', '.join(counts)}"
 
 
 # -- classify ---------------------------------------------------------------------------------------
@@ -157,9 +165,12 @@ def _validation_summary(report: Any) -> str:
 @click.option("--jobs", "-j", type=click.IntRange(min=0), default=1, show_default=True,
               help="Worker processes for a large JSONL input with JSONL output (0: one per CPU). "
                    "The output is the same, in the same order.")
+@click.option("--annotate", "-a", is_flag=True,
+              help="Write each input item with 'outcome', 'rule' and 'because' added (JSONL or JSON), "
+                   "e.g. to pipe into 'rulebook gate -'.")
 @click.option("--quiet", "-q", is_flag=True, help="No summary on stderr.")
 def classify(items: str | None, policy_paths: tuple[str, ...], name: str | None, input_format: str | None,
-             id_field: str, fmt: str | None, with_trace: bool, jobs: int, quiet: bool) -> None:
+             id_field: str, fmt: str | None, with_trace: bool, jobs: int, annotate: bool, quiet: bool) -> None:
     """Classify items: one output record per input item, in input order.
 
     ITEMS is a file of items (JSONL, a JSON array, CSV or YAML) or - for stdin. Fields the
@@ -167,12 +178,17 @@ def classify(items: str | None, policy_paths: tuple[str, ...], name: str | None,
     that cannot be decided (bad JSON, a wrong type, a value outside an enum, an
     expression error) becomes an error record naming its line, and the rest go on.
 
+    With --annotate the output is the input items themselves, each with 'outcome', 'rule'
+    and 'because' added (error records stay as they are), so that a later command reads
+    the classification as item data.
+
     \b
     Examples:
       rulebook classify examples/items.jsonl
       rulebook classify examples/items.csv --format csv > decisions.csv
       cat items.jsonl | rulebook classify - --policy policies/ --explain
       rulebook classify big.jsonl --jobs 2 > decisions.jsonl
+      rulebook classify --annotate examples/initiatives.jsonl | rulebook gate -
 
     Exit status: 0 every item decided; 1 the policy is invalid; 2 usage error;
     3 some items were rejected. A summary goes to stderr.
@@ -182,13 +198,21 @@ def classify(items: str | None, policy_paths: tuple[str, ...], name: str | None,
     from .api import classifier_for
     from .items import format_for
 
+    if annotate and (with_trace or fmt in ("csv", "table") or jobs != 1):
+        _usage("--annotate writes items as JSONL or JSON in one process; it cannot be combined with --explain, "
+               "--format csv/table or --jobs")
     policy = _load_policy(policy_paths, name)
     source = _open_items(items)
-    fmt = fmt or ("table" if sys.stdout.isatty() else "jsonl")
+    fmt = fmt or ("table" if sys.stdout.isatty() and not annotate else "jsonl")
     input_format = format_for(items, input_format)
     workers = _workers(jobs, source, input_format, fmt)
     paths = list(policy_paths) or [_default_policies()]
-    _run_stream(policy.classifier, source, input_format, fmt, id_field, with_trace, quiet,
+    decider = policy.classifier
+    if annotate:
+        from .annotate import Annotator
+
+        decider = Annotator(decider)
+    _run_stream(decider, source, input_format, fmt, id_field, with_trace, quiet,
                 policy.classification.outcome_names, workers, functools.partial(classifier_for, paths, name))
 
 
@@ -207,8 +231,57 @@ def _workers(jobs: int, source: IO[bytes], input_format: str, fmt: str) -> int:
     return jobs
 
 
+# -- gate -------------------------------------------------------------------------------------------
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("items", required=False, metavar="[ITEMS|-]")
+@policy_options
+@click.option("--to", "to_stage", metavar="STAGE",
+              help="Check the move to STAGE (a later stage) instead of each item's next stage.")
+@input_options
+@click.option("--format", "-f", "fmt", type=click.Choice(["jsonl", "json", "csv", "table"]),
+              help="Output format. Default: table on a terminal, JSONL when piped.")
+@click.option("--explain", "-e", "with_trace", is_flag=True,
+              help="Attach the trace (the applies_to condition and every gate condition, node by node) to each record.")
+@click.option("--quiet", "-q", is_flag=True, help="No summary on stderr.")
+def gate(items: str | None, policy_paths: tuple[str, ...], name: str | None, to_stage: str | None,
+         input_format: str | None, id_field: str, fmt: str | None, with_trace: bool, quiet: bool) -> None:
+    """Check items at their stage gates: pass, fail or not_applicable, one record per item.
+
+    Each item names the stage it is at in 'stage'; it is checked for the move to the next
+    stage (or to the stage in its 'target' field, or to --to STAGE). Every criterion of
+    every gate on the way is listed with its status (met, not_met, unknown) and the values
+    or votes behind it. Items the policy's applies_to does not hold for are not_applicable.
+    When the gates read 'outcome' and an item carries none, the policy set's classification
+    policy classifies it first. Items that cannot be checked (no stage, a stage the policy
+    does not know, malformed votes) become error records, and the rest go on.
+
+    \b
+    Examples:
+      rulebook gate examples/initiatives.jsonl
+      rulebook gate examples/initiatives.jsonl --to charter --format table
+      rulebook classify --annotate examples/initiatives.jsonl | rulebook gate -
+
+    Exit status: 0 every item was checked (whatever its result); 1 the policy is invalid;
+    2 usage error; 3 some items were rejected. A summary goes to stderr.
+    """
+    from .gates import RESULTS
+    from .items import format_for
+
+    policy = _load_policy(policy_paths, name, kind="gates")
+    try:
+        gater = policy.gater(to_stage)
+    except UsageError as error:
+        _usage(str(error))
+    source = _open_items(items)
+    fmt = fmt or ("table" if sys.stdout.isatty() else "jsonl")
+    _run_stream(gater, source, format_for(items, input_format), fmt, id_field, with_trace, quiet, RESULTS, kind="gate")
+
+
 def _run_stream(decider: Any, source: IO[bytes], input_format: str, fmt: str, id_field: str, with_trace: bool,
-                quiet: bool, labels: tuple[str, ...], jobs: int = 1, make_decider: Any = None) -> NoReturn:
+                quiet: bool, labels: tuple[str, ...], jobs: int = 1, make_decider: Any = None,
+                kind: str = "decision") -> NoReturn:
     """Decide a stream of items, write the records, summarise on stderr and exit."""
     from .stream import run, run_parallel
 
@@ -218,7 +291,7 @@ def _run_stream(decider: Any, source: IO[bytes], input_format: str, fmt: str, id
                                  progress=progress)
         else:
             tally = run(decider, source, input_format, fmt, sys.stdout.buffer, id_field=id_field, trace=with_trace,
-                        progress=progress)
+                        progress=progress, kind=kind)
     if not tally.delivered:
         _silence_stdout()
     if not quiet:
@@ -244,9 +317,12 @@ def _summary(tally: Any, labels: tuple[str, ...]) -> str:
 @input_options
 @click.option("--format", "-f", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text",
               show_default=True, help="Plain text, markdown (for a ticket or pull request) or JSON.")
+@click.option("--gate", "-g", "gates", is_flag=True,
+              help="Explain the item's stage gate result instead of its classification.")
+@click.option("--to", "to_stage", metavar="STAGE", help="With --gate: explain the move to STAGE.")
 def explain(item: str | None, policy_paths: tuple[str, ...], name: str | None, input_format: str | None,
-            id_field: str, fmt: str) -> None:
-    """Explain why an item gets its outcome, in words an auditor can check.
+            id_field: str, fmt: str, gates: bool, to_stage: str | None) -> None:
+    """Explain why an item gets its outcome, or its gate result, in words an auditor can check.
 
     ITEM is a file holding one item (JSON, YAML or a one-line JSONL/CSV file) or - for
     stdin; a file of several items explains each in turn. The explanation names the rule
@@ -254,22 +330,36 @@ def explain(item: str | None, policy_paths: tuple[str, ...], name: str | None, i
     read, every earlier rule that did not fire and why, the default when nothing fired,
     and the policy's name, version and content hash.
 
+    With --gate (implied by --to, and when the policy set holds only gates) it explains
+    the item's gate result: first what holds the item back and what would unblock it, then
+    every gate checked with its source line and every criterion with the values and votes
+    behind it.
+
     \b
     Examples:
       rulebook explain examples/item.json
       rulebook explain examples/item.json --format markdown
       echo '{"id": "X-1", "type": "problem"}' | rulebook explain -
+      rulebook explain examples/initiative.json --gate
 
     Exit status: 0 explained; 1 the policy is invalid; 2 usage error; 3 the item
     could not be decided (the reason goes to stderr).
     """
     from .explain import explanation_record
+    from .explain_gates import gate_explanation_record
     from .inputs import read_text_item
     from .items import format_for, read_items
 
-    policy = _load_policy(policy_paths, name)
+    policy = _load_policy(policy_paths, name, kind=None)
+    gates = gates or to_stage is not None or not policy.policy_set.classifications
+    _choose(policy, "gates" if gates else "classification")
+    decider: Any
+    to_record: Callable[[Any], dict[str, Any]] = gate_explanation_record if gates else explanation_record
+    try:
+        decider = policy.gater(to_stage) if gates else policy.classifier
+    except UsageError as error:
+        _usage(str(error))
     stream = _open_items(item)
-    classifier = policy.classifier
     texts: list[str] = []
     records: list[Any] = []
     failed = False
@@ -278,16 +368,19 @@ def explain(item: str | None, policy_paths: tuple[str, ...], name: str | None, i
             click.echo(f"rulebook: line {rec.line}: {rec.error}", err=True)
             failed = True
             continue
-        value = read_text_item(rec.item, policy.classification.inputs) if rec.text_values else rec.item
+        value = read_text_item(rec.item, decider.inputs) if rec.text_values else rec.item
         try:
-            decision = classifier.classify(value, trace=True, line=rec.line, id_field=id_field)
+            if gates:
+                decision = decider.gate(value, line=rec.line, id_field=id_field)
+            else:
+                decision = decider.classify(value, trace=True, line=rec.line, id_field=id_field)
         except ItemError as error:
             label = f" (id {error.item_id!r})" if error.item_id is not None else ""
             click.echo(f"rulebook: line {rec.line}{label}: {error.message}", err=True)
             failed = True
             continue
         if fmt == "json":
-            records.append(explanation_record(decision))
+            records.append(to_record(decision))
         else:
             texts.append(decision.explain(fmt))
     if fmt == "json" and records:
@@ -314,8 +407,11 @@ def _default_policies() -> str:
     return default_policy_path()
 
 
-def _load_policy(policy_paths: tuple[str, ...], name: str | None) -> Any:
-    """The policy to decide with; on problems, print them and exit 1 (or 2 for usage)."""
+def _load_policy(policy_paths: tuple[str, ...], name: str | None, kind: str | None = "classification") -> Any:
+    """The policy to decide with; on problems, print them and exit 1 (or 2 for usage).
+
+    `kind` is the kind of policy the command needs ("classification" or "gates"); choosing
+    it may fail with a usage error (none, or several and no --name)."""
     from .api import Policy
     from .render import format_diagnostics
     from .validate import check_paths
@@ -323,15 +419,22 @@ def _load_policy(policy_paths: tuple[str, ...], name: str | None) -> Any:
     report = check_paths(list(policy_paths) or [_default_policies()])
     if report.errors or report.policy_set is None:
         click.echo(format_diagnostics(report.errors, report.sources), err=True)
-        click.echo(f"rulebook: the policy is invalid ({counted(len(report.errors), 'error')}); nothing was classified",
+        done = "checked at its gates" if kind == "gates" else "classified"
+        click.echo(f"rulebook: the policy is invalid ({counted(len(report.errors), 'error')}); nothing was {done}",
                    err=True)
         sys.exit(ExitCode.FAILED)
     policy = Policy(report.policy_set, name)
+    if kind is not None:
+        _choose(policy, kind)
+    return policy
+
+
+def _choose(policy: Any, kind: str) -> None:
+    """Make sure the policy set has the one policy of `kind` the command needs; else exit 2."""
     try:
-        policy.classification  # noqa: B018 - choosing the policy may fail with a usage error
+        policy.gates if kind == "gates" else policy.classification  # noqa: B018
     except UsageError as error:
         _usage(str(error))
-    return policy
 
 
 def _open_items(path: str | None) -> IO[bytes]:

@@ -10,6 +10,7 @@ collect them and raise `PolicyError` once, with all of them. Formatting happens 
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -104,6 +105,12 @@ def plural(count: int, noun: str, plural_form: str | None = None) -> str:
 def counted(count: int, noun: str, plural_form: str | None = None) -> str:
     """`count` followed by `noun` in the right form."""
     return f"{count} {plural(count, noun, plural_form)}"
+
+
+def listed(names: Iterable[object]) -> str:
+    """Names quoted and joined for a sentence: 'a', 'a' and 'b', 'a', 'b' and 'c'."""
+    quoted = [f"'{name}'" for name in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
 
 
 def did_you_mean(word: str, choices: object) -> str | None:

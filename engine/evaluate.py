@@ -415,12 +415,17 @@ class Classifier:
         return Trace(self.policy.hit, tuple(considered), tuple(not_considered), verdict.is_default, inputs)
 
     def _condition_trace(self, condition: Condition, nodes: Any, checked: CheckedItem) -> ConditionTrace:
-        children = tuple(self._condition_trace(child, nodes, checked) for child in condition.children)
-        reads: tuple[FieldValue, ...] = ()
-        if condition.kind == "expr":
-            names = condition.expr.reads + tuple(n for n in condition.expr.presence if n not in condition.expr.reads)
-            reads = tuple(_field(name, checked) for name in names)
-        return ConditionTrace(condition, _word(nodes[condition.node_id]), children, reads)
+        return condition_trace(condition, nodes, checked)
+
+
+def condition_trace(condition: Condition, nodes: Any, checked: CheckedItem) -> ConditionTrace:
+    """The trace of a condition tree from the node values the interpreter recorded."""
+    children = tuple(condition_trace(child, nodes, checked) for child in condition.children)
+    reads: tuple[FieldValue, ...] = ()
+    if condition.kind == "expr":
+        names = condition.expr.reads + tuple(n for n in condition.expr.presence if n not in condition.expr.reads)
+        reads = tuple(_field(name, checked) for name in names)
+    return ConditionTrace(condition, _word(nodes[condition.node_id]), children, reads)
 
 
 def _field(name: str, checked: CheckedItem) -> FieldValue:

@@ -57,6 +57,21 @@ class Condition:
             nodes.extend(child.walk())
         return nodes
 
+    def as_expression(self) -> str:
+        """The condition as one expression: its text, or its tree written with and / or / not."""
+        if self.text is not None:
+            return self.text
+        if self.kind == "const":
+            return "true" if self.value else "false"
+        if self.kind == "not":
+            return f"not ({self.children[0].as_expression()})"
+        joiner = " and " if self.kind == "all" else " or "
+        # an and / or inside the other needs brackets; a `not (...)` or a comparison does not
+        return joiner.join(
+            f"({child.as_expression()})" if child.kind in ("all", "any") or _has_boolean(child.text) else child.as_expression()
+            for child in self.children
+        )
+
     @property
     def reads(self) -> tuple[str, ...]:
         """The inputs whose values this condition reads, in order."""
@@ -67,6 +82,10 @@ class Condition:
                     if name not in seen:
                         seen.append(name)
         return tuple(seen)
+
+
+def _has_boolean(text: str | None) -> bool:
+    return text is not None and (" and " in text or " or " in text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +128,26 @@ class PolicyRef:
         return {"name": self.name, "version": self.version, "sha256": self.sha256}
 
 
+class _PolicyDocument:
+    """What every kind of policy has: a name, a version, a content hash and a place."""
+
+    __slots__ = ()
+    name: str
+    version: str | None
+    sha256: str
+    span: Span
+
+    @property
+    def file(self) -> str:
+        return self.span.file
+
+    @property
+    def ref(self) -> PolicyRef:
+        return PolicyRef(self.name, self.version, self.sha256)
+
+
 @dataclass(frozen=True, slots=True)
-class ClassificationPolicy:
+class ClassificationPolicy(_PolicyDocument):
     """A validated classification policy."""
 
     name: str
@@ -124,14 +161,6 @@ class ClassificationPolicy:
     span: Span
     sha256: str
     conditions: tuple[Condition, ...]  # every condition node, indexed by node_id
-
-    @property
-    def file(self) -> str:
-        return self.span.file
-
-    @property
-    def ref(self) -> PolicyRef:
-        return PolicyRef(self.name, self.version, self.sha256)
 
     def input(self, name: str) -> InputSpec | None:
         for spec in self.inputs:
@@ -148,3 +177,109 @@ class ClassificationPolicy:
     @property
     def outcome_names(self) -> tuple[str, ...]:
         return tuple(outcome.name for outcome in self.outcomes)
+
+
+# -- stage gates ----------------------------------------------------------------------------------
+
+# fields every item of a gates policy may carry without the policy declaring them
+IMPLICIT_FIELDS = ("stage", "target", "outcome", "approvals")
+QUORUM_RULES = ("majority", "unanimous", "at_least")
+VOTES = ("approve", "reject")
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """A field an item must carry, with a value that is not empty, to pass a gate."""
+
+    field: str  # dots for nested fields, as inputs
+    span: Span
+    because: str | None = None
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        return tuple(self.field.split("."))
+
+
+@dataclass(frozen=True, slots=True)
+class GateCondition:
+    """A condition that must hold for an item to pass a gate."""
+
+    name: str  # its id, else the condition written as one expression
+    when: Condition
+    span: Span
+    because: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """Approval by a roster group: how many of its members must approve, and who may veto."""
+
+    name: str  # its id, else the group's name
+    group: str
+    members: tuple[str, ...]
+    rule: str  # one of QUORUM_RULES
+    needed: int  # approvals needed: more than half, all, or N
+    span: Span
+    veto: tuple[str, ...] = ()
+    because: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """The entry criteria for moving from one stage to another."""
+
+    id: str
+    from_stage: str
+    to_stage: str
+    span: Span
+    require: tuple[Evidence, ...] = ()
+    conditions: tuple[GateCondition, ...] = ()
+    approvals: tuple[Approval, ...] = ()
+    because: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GatesPolicy(_PolicyDocument):
+    """A validated stage-gate policy."""
+
+    name: str
+    version: str | None
+    description: str | None
+    stages: tuple[str, ...]
+    applies_to: Condition | None
+    inputs: tuple[InputSpec, ...]  # as declared
+    implicit: tuple[InputSpec, ...]  # stage, target, outcome, approvals (see IMPLICIT_FIELDS)
+    roster: tuple[tuple[str, tuple[str, ...]], ...]  # (group, members), in file order
+    allow_skip: bool
+    gates: tuple[Gate, ...]  # ordered by the stage they lead to, then the stage they lead from
+    span: Span
+    sha256: str
+    conditions: tuple[Condition, ...]  # every condition node, indexed by node_id
+
+    @property
+    def reads(self) -> frozenset[str]:
+        """Every field the policy's conditions read or test with has()."""
+        names: set[str] = set()
+        for condition in self.conditions:
+            if condition.expr is not None:
+                names.update(condition.expr.reads, condition.expr.presence)
+        return frozenset(names)
+
+    def stage_index(self, stage: str) -> int:
+        return self.stages.index(stage)
+
+    def gates_between(self, start: str, end: str) -> tuple[Gate, ...]:
+        """The gates an item passes moving from stage `start` to stage `end`: every gate that
+        leads from a stage at or after `start` to a stage at or before `end`."""
+        low, high = self.stages.index(start), self.stages.index(end)
+        return tuple(
+            gate for gate in self.gates
+            if self.stages.index(gate.from_stage) >= low and self.stages.index(gate.to_stage) <= high
+        )
+
+    def group(self, name: str) -> tuple[str, ...] | None:
+        for group, members in self.roster:
+            if group == name:
+                return members
+        return None

@@ -1,7 +1,8 @@
-"""Render stage: decisions and rejections -> output records (JSONL, JSON, CSV, table);
-diagnostics -> text.
+"""Render stage: decisions, gate results and rejections -> output records (JSONL, JSON, CSV,
+table); diagnostics -> text.
 
-A record's fields and their order are the published contract (`schemas/decision.schema.json`).
+A record's fields and their order are the published contract (`schemas/decision.schema.json`,
+`schemas/gate.schema.json`).
 One writer per format, each taking records one at a time; all but the table stream.
 Diagnostics are formatted here and only here: `FILE:LINE:COLUMN: error: MESSAGE`, the
 offending line with the span underlined, then the hint.
@@ -16,6 +17,7 @@ from typing import IO, Any
 
 from .errors import Diagnostic
 from .evaluate import Decision, Rejection
+from .gates import ApprovalCheck, ConditionCheck, Criterion, EvidenceCheck, GateResult, SkipCheck
 
 OUTPUT_FORMATS = ("jsonl", "json", "csv", "table")
 CSV_COLUMNS = ("id", "line", "outcome", "rule", "because", "error", "policy", "policy_version", "policy_sha256")
@@ -95,11 +97,13 @@ class JsonWriter(Writer):
 
 
 class CsvWriter(Writer):
+    columns = CSV_COLUMNS
+
     def __init__(self, out: IO[bytes], explain: bool = False):
         super().__init__(out)
         self.buffer = io.StringIO()
         self.writer = csv.writer(self.buffer, lineterminator="\n")
-        self.columns = CSV_COLUMNS + (("trace",) if explain else ())
+        self.columns = self.columns + (("trace",) if explain else ())
         self.dumps = json_dumps()
         self.writer.writerow(self.columns)
         self.flush_buffer()
@@ -112,11 +116,7 @@ class CsvWriter(Writer):
     def write(self, rec: dict[str, Any]) -> None:
         policy = rec.get("policy") or {}
         row = {
-            "id": rec.get("id"),
-            "line": rec.get("line"),
-            "outcome": rec.get("outcome"),
-            "rule": rec.get("rule"),
-            "because": rec.get("because"),
+            **self.row(rec),
             "error": rec.get("error"),
             "policy": policy.get("name"),
             "policy_version": policy.get("version"),
@@ -125,6 +125,16 @@ class CsvWriter(Writer):
         }
         self.writer.writerow([cell(row.get(column)) for column in self.columns])
         self.flush_buffer()
+
+    def row(self, rec: dict[str, Any]) -> dict[str, Any]:
+        """The record's own cells (those after `line` and before `error`)."""
+        return {
+            "id": rec.get("id"),
+            "line": rec.get("line"),
+            "outcome": rec.get("outcome"),
+            "rule": rec.get("rule"),
+            "because": rec.get("because"),
+        }
 
 
 def cell(value: Any) -> str:
@@ -141,6 +151,8 @@ def cell(value: Any) -> str:
 class TableWriter(Writer):
     """A table for people at a terminal; it needs every row to size the columns."""
 
+    headers = ("id", "outcome", "rule", "because")
+
     def __init__(self, out: IO[bytes], width: int = 60):
         super().__init__(out)
         self.rows: list[list[str]] = []
@@ -149,10 +161,13 @@ class TableWriter(Writer):
     def write(self, rec: dict[str, Any]) -> None:
         if "error" in rec:
             reason = f"error (line {rec.get('line')}): {rec['error']}"
-            self.rows.append([cell(rec.get("id")), "REJECTED", "", self.clip(reason)])
+            self.rows.append([cell(rec.get("id")), "REJECTED", *[""] * (len(self.headers) - 3), self.clip(reason)])
         else:
-            self.rows.append([cell(rec.get("id")), cell(rec.get("outcome")), cell(rec.get("rule")) or "(default)",
-                              self.clip(cell(rec.get("because")))])
+            self.rows.append(self.row(rec))
+
+    def row(self, rec: dict[str, Any]) -> list[str]:
+        return [cell(rec.get("id")), cell(rec.get("outcome")), cell(rec.get("rule")) or "(default)",
+                self.clip(cell(rec.get("because")))]
 
     def clip(self, text: str) -> str:
         return text if len(text) <= self.width else text[: self.width - 3] + "..."
@@ -161,22 +176,141 @@ class TableWriter(Writer):
         from tabulate import tabulate
 
         if self.rows:
-            table = tabulate(self.rows, headers=["id", "outcome", "rule", "because"], tablefmt="simple")
+            table = tabulate(self.rows, headers=list(self.headers), tablefmt="simple")
             self.out.write(table.encode("utf-8") + b"\n")
         super().close()
 
 
-def writer_for(fmt: str, out: IO[bytes], explain: bool = False) -> Writer:
-    """The writer for output format `fmt`."""
+def writer_for(fmt: str, out: IO[bytes], explain: bool = False, kind: str = "decision") -> Writer:
+    """The writer for output format `fmt`, for records of `kind` ("decision" or "gate")."""
     if fmt == "jsonl":
         return JsonlWriter(out)
     if fmt == "json":
         return JsonWriter(out)
     if fmt == "csv":
-        return CsvWriter(out, explain)
+        return (GateCsvWriter if kind == "gate" else CsvWriter)(out, explain)
     if fmt == "table":
-        return TableWriter(out)
+        return (GateTableWriter if kind == "gate" else TableWriter)(out)
     raise ValueError(f"unknown output format '{fmt}'")
+
+
+# -- gate results -----------------------------------------------------------------------------------
+
+GATE_CSV_COLUMNS = ("id", "line", "stage", "target", "result", "held_by", "outcome", "criteria", "error", "policy",
+                    "policy_version", "policy_sha256")
+
+
+def gate_record(result: GateResult | Rejection, explain: bool = False) -> dict[str, Any]:
+    """The output record of a gate result (`schemas/gate.schema.json`) or of a rejection."""
+    if isinstance(result, Rejection):
+        return record(result)
+    from .explain_gates import gate_trace_record, trace_inputs_record
+
+    applies_to = None
+    if result.applies_to is not None:
+        applies_to = {
+            "text": result.applies_to.condition.as_expression(),
+            "result": result.applies_to.result,
+            "inputs": trace_inputs_record(result.applies_to),
+        }
+    out: dict[str, Any] = {
+        "id": result.item_id,
+        "stage": result.stage,
+        "target": result.target,
+        "result": result.result,
+        "criteria": [criterion_record(criterion) for criterion in result.criteria],
+        "applies_to": applies_to,
+        "outcome": result.outcome.as_record() if result.outcome is not None else None,
+        "policy": result.policy.as_record(),
+    }
+    if explain:
+        out["trace"] = gate_trace_record(result)
+    return out
+
+
+def criterion_record(criterion: Criterion) -> dict[str, Any]:
+    """One criterion of a gate result, with the values or votes behind its status."""
+    from .explain import _json_value
+    from .explain_gates import trace_inputs_record
+
+    out: dict[str, Any] = {
+        "gate": criterion.gate,
+        "kind": criterion.kind,
+        "name": criterion.name,
+        "status": criterion.status,
+        "because": criterion.because,
+        "source": criterion.span.short if criterion.span is not None else None,
+    }
+    if isinstance(criterion, EvidenceCheck):
+        if criterion.missing:
+            out["missing"] = True
+        else:
+            out["value"] = _json_value(criterion.value)
+    elif isinstance(criterion, ConditionCheck):
+        out["text"] = criterion.text
+        out["inputs"] = trace_inputs_record(criterion.trace)
+    elif isinstance(criterion, ApprovalCheck):
+        out.update(
+            group=criterion.group,
+            rule=criterion.rule,
+            needed=criterion.needed,
+            approved=criterion.approved,
+            approvers=list(criterion.approvers),
+            rejected_by=list(criterion.rejected_by),
+            vetoed_by=list(criterion.vetoed_by),
+            ignored=[vote.as_record() for vote in criterion.ignored],
+            superseded=[vote.as_record() for vote in criterion.superseded],
+        )
+        if criterion.missing:
+            out["missing"] = True
+    elif isinstance(criterion, SkipCheck):
+        out["skipped"] = list(criterion.skipped)
+    return out
+
+
+def held_text(criterion: dict[str, Any]) -> str:
+    """A criterion record that holds an item back, in a few words (for tables and CSV)."""
+    kind, name = criterion["kind"], criterion["name"]
+    if kind == "evidence":
+        return f"{name} missing" if criterion.get("missing") else f"{name} empty"
+    if kind == "condition":
+        return f"{name} {'unknown' if criterion['status'] == 'unknown' else 'not met'}"
+    if kind == "approval":
+        if criterion["vetoed_by"]:
+            return f"{name} vetoed by {', '.join(criterion['vetoed_by'])}"
+        if criterion.get("missing"):
+            return f"{name}: no votes"
+        return f"{name}: {criterion['approved']} approved, {criterion['needed']} needed"
+    return f"skips {', '.join(criterion['skipped'])}"
+
+
+def _held_by(rec: dict[str, Any]) -> str:
+    return "; ".join(held_text(c) for c in rec.get("criteria", ()) if c["status"] != "met")
+
+
+class GateCsvWriter(CsvWriter):
+    columns = GATE_CSV_COLUMNS
+
+    def row(self, rec: dict[str, Any]) -> dict[str, Any]:
+        outcome = rec.get("outcome")
+        return {
+            "id": rec.get("id"),
+            "line": rec.get("line"),
+            "stage": rec.get("stage"),
+            "target": rec.get("target"),
+            "result": rec.get("result"),
+            "held_by": _held_by(rec),
+            "outcome": outcome.get("outcome") if isinstance(outcome, dict) else None,
+            "criteria": self.dumps(rec["criteria"]).decode("utf-8") if "criteria" in rec else None,
+        }
+
+
+class GateTableWriter(TableWriter):
+    headers = ("id", "stage", "target", "result", "held back by")
+
+    def row(self, rec: dict[str, Any]) -> list[str]:
+        return [cell(rec.get("id")), cell(rec.get("stage")), cell(rec.get("target")), cell(rec.get("result")),
+                self.clip(_held_by(rec))]
 
 
 # -- diagnostics ------------------------------------------------------------------------------------

@@ -75,12 +75,14 @@ def results(decider: Decider, records: Iterator[ItemRecord], id_field: str = "id
 
 
 def run(decider: Decider, source: IO[bytes], input_format: str, output_format: str, out: IO[bytes], *,
-        id_field: str = "id", trace: bool = False, progress: Any = None, first_line: int = 1) -> Tally:
+        id_field: str = "id", trace: bool = False, progress: Any = None, first_line: int = 1,
+        kind: str = "decision") -> Tally:
     """Decide every item of `source` and write one record each to `out`; returns the tally.
 
     JSON lines in and out take the decider's fast lane where it has one. Stops early,
     quietly, if the reader of the output goes away (`| head`); the tally then says so and
-    counts what was decided until then.
+    counts what was decided until then. `kind` ("decision" or "gate") is the kind of record
+    the decider writes, for the CSV and table layouts.
     """
     tally = Tally()
     lane = None
@@ -92,7 +94,7 @@ def run(decider: Decider, source: IO[bytes], input_format: str, output_format: s
             return tally
         from .render import writer_for
 
-        writer = writer_for(output_format, out, trace)
+        writer = writer_for(output_format, out, trace, kind)
         for result in results(decider, read_items(source, input_format, first_line), id_field, trace):
             tally.add(decider.label(result))
             writer.write(decider.record(result, trace))

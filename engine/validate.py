@@ -23,6 +23,7 @@ from .model import (
     ClassificationPolicy,
     Condition,
     DefaultOutcome,
+    GatesPolicy,
     InputSpec,
     Outcome,
     Rule,
@@ -30,7 +31,7 @@ from .model import (
 from .inputs import ValueProblem, convert, shown
 from .schema import policy_checker
 
-DECISION_KINDS = ("classification",)
+DECISION_KINDS = ("classification", "gates")
 
 
 @dataclass(slots=True)
@@ -40,24 +41,39 @@ class PolicySet:
     classifications: tuple[ClassificationPolicy, ...]
     files: tuple[str, ...]
     documents: tuple[Document, ...] = field(repr=False, default=())
+    gate_policies: tuple[GatesPolicy, ...] = ()
+
+    @property
+    def policies(self) -> tuple[ClassificationPolicy | GatesPolicy, ...]:
+        """Every policy of every kind, in the order of their files."""
+        return tuple(sorted((*self.classifications, *self.gate_policies), key=lambda p: (p.span.file, p.span.line)))
+
+    def gates(self, name: str | None = None) -> GatesPolicy:
+        """The gates policy named `name`, or the only one there is."""
+        return _choose(self.gate_policies, name, "gates")
 
     def classification(self, name: str | None = None) -> ClassificationPolicy:
         """The classification policy named `name`, or the only one there is."""
-        from .errors import UsageError
+        return _choose(self.classifications, name, "classification")
 
-        if name is not None:
-            for policy in self.classifications:
-                if policy.name == name:
-                    return policy
-            known = [p.name for p in self.classifications]
-            hint = did_you_mean(name, known)
-            raise UsageError(f"no classification policy named '{name}'" + (f"; {hint}" if hint else ""))
-        if not self.classifications:
-            raise UsageError("the policy set holds no classification policy")
-        if len(self.classifications) > 1:
-            names = ", ".join(p.name for p in self.classifications)
-            raise UsageError(f"the policy set holds several classification policies ({names}); choose one with --name")
-        return self.classifications[0]
+
+def _choose(policies: tuple[Any, ...], name: str | None, kind: str) -> Any:
+    """The policy of one kind named `name`, or the only one of that kind; else a usage error."""
+    from .errors import UsageError
+
+    if name is not None:
+        for policy in policies:
+            if policy.name == name:
+                return policy
+        known = [p.name for p in policies]
+        hint = did_you_mean(name, known)
+        raise UsageError(f"no {kind} policy named '{name}'" + (f"; {hint}" if hint else ""))
+    if not policies:
+        raise UsageError(f"the policy set holds no {kind} policy")
+    if len(policies) > 1:
+        names = ", ".join(p.name for p in policies)
+        raise UsageError(f"the policy set holds several {kind} policies ({names}); choose one with --name")
+    return policies[0]
 
 
 @dataclass(slots=True)
@@ -110,8 +126,26 @@ def check_documents(documents: list[Document]) -> Report:
     """Check parsed documents (from files or from text) and build the policy set."""
     diagnostics: list[Diagnostic] = []
     classifications: list[ClassificationPolicy] = []
+    gate_policies: list[GatesPolicy] = []
+    gate_documents: list[tuple[Document, bool]] = []
     kept: list[Document] = []
     names: dict[str, Span] = {}
+
+    def named(policy: Any, document: Document) -> bool:
+        """Whether the policy's name is new in the set (else a diagnostic says where it was first)."""
+        if policy.name in names:
+            diagnostics.append(
+                Diagnostic(
+                    "duplicate-policy",
+                    f"a policy named '{policy.name}' is already defined",
+                    document.value_span(("name",)),
+                    f"the first is at {names[policy.name]}",
+                )
+            )
+            return False
+        names[policy.name] = document.value_span(("name",))
+        return True
+
     for document in documents:
         data = document.data
         if data is None:
@@ -127,7 +161,7 @@ def check_documents(documents: list[Document]) -> Report:
                     "not-a-policy",
                     "not a Rulebook document (no 'rulebook' or 'kind' key); skipped",
                     document.span,
-                    "a policy starts with 'rulebook: 1' and 'kind: classification'",
+                    "a policy starts with 'rulebook: 1' and 'kind: classification' (or 'kind: gates')",
                     severity="warning",
                 )
             )
@@ -139,21 +173,22 @@ def check_documents(documents: list[Document]) -> Report:
             builder = _ClassificationBuilder(document)
             policy = builder.build()
             diagnostics.extend(builder.diagnostics)
-            if policy is not None and not problems and not builder.diagnostics:
-                if policy.name in names:
-                    diagnostics.append(
-                        Diagnostic(
-                            "duplicate-policy",
-                            f"a policy named '{policy.name}' is already defined",
-                            document.value_span(("name",)),
-                            f"the first is at {names[policy.name]}",
-                        )
-                    )
-                else:
-                    names[policy.name] = document.value_span(("name",))
-                    classifications.append(policy)
+            if policy is not None and not problems and not builder.diagnostics and named(policy, document):
+                classifications.append(policy)
+        elif data.get("kind") == "gates" and data.get("rulebook") == 1:
+            gate_documents.append((document, not problems))
+    # gates come second: their conditions may compare `outcome` with the classifications' outcomes
+    from .validate_gates import GatesBuilder
+
+    outcomes = tuple(dict.fromkeys(name for policy in classifications for name in policy.outcome_names))
+    for document, structured in gate_documents:
+        gates_builder = GatesBuilder(document)
+        gates_policy = gates_builder.build(outcomes)
+        diagnostics.extend(gates_builder.diagnostics)
+        if gates_policy is not None and structured and named(gates_policy, document):
+            gate_policies.append(gates_policy)
     errors = [d for d in diagnostics if d.severity == "error"]
-    policy_set = None if errors else PolicySet(tuple(classifications), (), tuple(kept))
+    policy_set = None if errors else PolicySet(tuple(classifications), (), tuple(kept), tuple(gate_policies))
     sources = {d.file: d.text for d in documents}
     return Report(policy_set, diagnostics, sources)
 
@@ -220,8 +255,10 @@ def _at(data: Any, path: Path) -> Any:
 # -- meaning ------------------------------------------------------------------------------------
 
 
-class _ClassificationBuilder:
-    """Builds a `ClassificationPolicy` from a document, collecting semantic problems."""
+class DocumentBuilder:
+    """What every kind of policy document shares: problems reported at paths, the version,
+    the declared inputs, and condition trees checked against a scope. Each kind subclasses it
+    with a `build` method."""
 
     def __init__(self, document: Document):
         self.document = document
@@ -233,37 +270,6 @@ class _ClassificationBuilder:
     def problem(self, path: Path, code: str, message: str, hint: str | None = None, at_key: bool = False) -> None:
         span = self.document.key_span(path) if at_key else self.document.value_span(path)
         self.diagnostics.append(Diagnostic(code, message, span, hint))
-
-    def build(self) -> ClassificationPolicy | None:
-        data = self.data
-        inputs = self.inputs(data.get("inputs"))
-        # inputs whose declaration is broken still count as declared, so that expressions
-        # reading them are not reported a second time
-        broken = {name: ex.ANY for name in self.broken_inputs}
-        scope = ex.Scope({spec.name: spec for spec in inputs}, broken)
-        outcomes = self.outcomes(data.get("outcomes"))
-        outcome_names = [o.name for o in outcomes]
-        hit = data.get("hit", "first") if data.get("hit") in ("first", "priority", "unique", "collect") else "first"
-        default = self.default(data.get("default"), outcome_names)
-        rules = self.rules(data.get("rules"), scope, outcome_names, hit)
-        name = data.get("name")
-        if not isinstance(name, str) or self.diagnostics:
-            return None
-        version = self.version()
-        description = data.get("description") if isinstance(data.get("description"), str) else None
-        return ClassificationPolicy(
-            name=name,
-            version=version,
-            description=description,
-            inputs=tuple(inputs),
-            outcomes=tuple(outcomes),
-            hit=hit,
-            default=default,
-            rules=tuple(rules),
-            span=self.document.span,
-            sha256=content_hash(self.data, version),
-            conditions=tuple(self.conditions),
-        )
 
     def version(self) -> str | None:
         if "version" not in self.data:
@@ -366,6 +372,99 @@ class _ClassificationBuilder:
         )
         return [spec, *nested]
 
+    def scope(self, inputs: list[InputSpec]) -> ex.Scope:
+        """The names expressions may read: the given inputs."""
+        # inputs whose declaration is broken still count as declared, so that expressions
+        # reading them are not reported a second time
+        broken = {name: ex.ANY for name in self.broken_inputs}
+        return ex.Scope({spec.name: spec for spec in inputs}, broken)
+
+    # -- conditions
+
+    def condition(self, declared: Any, path: Path, scope: ex.Scope) -> Condition | None:
+        """The condition tree of a `when` (or `not`) value; None where it has problems."""
+        span = self.document.value_span(path)
+        if isinstance(declared, bool):
+            return self.node("const", span, value=declared)
+        if isinstance(declared, str):
+            checked, problems = ex.check_expression(declared, scope, self.locator(path))
+            self.diagnostics.extend(problems)
+            return self.expression(checked) if checked is not None else None
+        if isinstance(declared, dict) and len(declared) == 1:
+            (kind, body), = declared.items()
+            if kind in ("all", "any") and isinstance(body, list) and body:
+                node_id = self.reserve()
+                children = [self.condition(child, path + (kind, i), scope) for i, child in enumerate(body)]
+                if any(child is None for child in children):
+                    return None
+                return self.place(Condition(kind, node_id, span, tuple(children)))  # type: ignore[arg-type]
+            if kind == "not":
+                node_id = self.reserve()
+                child = self.condition(body, path + ("not",), scope)
+                if child is None:
+                    return None
+                return self.place(Condition("not", node_id, span, (child,)))
+        return None  # the schema pass has reported it
+
+    def expression(self, checked: ex.Checked) -> Condition:
+        """A condition node for a checked expression; top-level and/or/not become tree nodes."""
+        split = ex.split_condition(checked)
+        span = checked.span or Span(self.document.file, 1, 1)
+        if split is None:
+            return self.node("expr", span, text=checked.text, expr=checked)
+        kind, parts = split
+        node_id = self.reserve()
+        children = tuple(self.expression(ex.sub_checked(checked, part)) for part in parts)
+        return self.place(Condition(kind, node_id, span, children, text=checked.text, expr=checked))
+
+    def reserve(self) -> int:
+        self.conditions.append(None)  # type: ignore[arg-type]
+        return len(self.conditions) - 1
+
+    def place(self, condition: Condition) -> Condition:
+        self.conditions[condition.node_id] = condition
+        return condition
+
+    def node(self, kind: str, span: Span, **fields: Any) -> Condition:
+        return self.place(Condition(kind, self.reserve(), span, **fields))
+
+    def locator(self, path: Path) -> ex.Locate:
+        """Maps a character offset inside the expression at `path` to its place in the file."""
+        return scalar_locator(self.document, path)
+
+
+class _ClassificationBuilder(DocumentBuilder):
+    """Builds a `ClassificationPolicy` from a document, collecting semantic problems."""
+
+    def build(self) -> ClassificationPolicy | None:
+        data = self.data
+        inputs = self.inputs(data.get("inputs"))
+        scope = self.scope(inputs)
+        outcomes = self.outcomes(data.get("outcomes"))
+        outcome_names = [o.name for o in outcomes]
+        hit = data.get("hit", "first") if data.get("hit") in ("first", "priority", "unique", "collect") else "first"
+        default = self.default(data.get("default"), outcome_names)
+        rules = self.rules(data.get("rules"), scope, outcome_names, hit)
+        name = data.get("name")
+        if not isinstance(name, str) or self.diagnostics:
+            return None
+        version = self.version()
+        description = data.get("description") if isinstance(data.get("description"), str) else None
+        return ClassificationPolicy(
+            name=name,
+            version=version,
+            description=description,
+            inputs=tuple(inputs),
+            outcomes=tuple(outcomes),
+            hit=hit,
+            default=default,
+            rules=tuple(rules),
+            span=self.document.span,
+            sha256=content_hash(self.data, version),
+            conditions=tuple(self.conditions),
+        )
+
+
     # -- outcomes and default
 
     def outcomes(self, declared: Any) -> list[Outcome]:
@@ -444,57 +543,6 @@ class _ClassificationBuilder:
                 )
             )
         return rules
-
-    def condition(self, declared: Any, path: Path, scope: ex.Scope) -> Condition | None:
-        """The condition tree of a `when` (or `not`) value; None where it has problems."""
-        span = self.document.value_span(path)
-        if isinstance(declared, bool):
-            return self.node("const", span, value=declared)
-        if isinstance(declared, str):
-            checked, problems = ex.check_expression(declared, scope, self.locator(path))
-            self.diagnostics.extend(problems)
-            return self.expression(checked) if checked is not None else None
-        if isinstance(declared, dict) and len(declared) == 1:
-            (kind, body), = declared.items()
-            if kind in ("all", "any") and isinstance(body, list) and body:
-                node_id = self.reserve()
-                children = [self.condition(child, path + (kind, i), scope) for i, child in enumerate(body)]
-                if any(child is None for child in children):
-                    return None
-                return self.place(Condition(kind, node_id, span, tuple(children)))  # type: ignore[arg-type]
-            if kind == "not":
-                node_id = self.reserve()
-                child = self.condition(body, path + ("not",), scope)
-                if child is None:
-                    return None
-                return self.place(Condition("not", node_id, span, (child,)))
-        return None  # the schema pass has reported it
-
-    def expression(self, checked: ex.Checked) -> Condition:
-        """A condition node for a checked expression; top-level and/or/not become tree nodes."""
-        split = ex.split_condition(checked)
-        span = checked.span or Span(self.document.file, 1, 1)
-        if split is None:
-            return self.node("expr", span, text=checked.text, expr=checked)
-        kind, parts = split
-        node_id = self.reserve()
-        children = tuple(self.expression(ex.sub_checked(checked, part)) for part in parts)
-        return self.place(Condition(kind, node_id, span, children, text=checked.text, expr=checked))
-
-    def reserve(self) -> int:
-        self.conditions.append(None)  # type: ignore[arg-type]
-        return len(self.conditions) - 1
-
-    def place(self, condition: Condition) -> Condition:
-        self.conditions[condition.node_id] = condition
-        return condition
-
-    def node(self, kind: str, span: Span, **fields: Any) -> Condition:
-        return self.place(Condition(kind, self.reserve(), span, **fields))
-
-    def locator(self, path: Path) -> ex.Locate:
-        """Maps a character offset inside the expression at `path` to its place in the file."""
-        return scalar_locator(self.document, path)
 
 
 def scalar_locator(document: Document, path: Path) -> ex.Locate:

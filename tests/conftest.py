@@ -82,3 +82,26 @@ def run(*args: str, input: str | bytes | None = None) -> Result:
 def jsonl(text: str) -> list[dict[str, Any]]:
     # split on newlines only: str.splitlines() also splits on characters JSON strings may hold raw
     return [json.loads(line) for line in text.split("\n") if line.strip()]
+
+
+GATES_HEADER = HEADER.replace("kind: classification", "kind: gates").replace("test-policy", "test-gates")
+
+GATES_INPUTS = """\
+inputs:
+  cost: {type: number, minimum: 0}
+  budget: {type: number, minimum: 0}
+  risk: {type: string, enum: [low, medium, high], default: low}
+"""
+
+ROSTER = """\
+roster:
+  board: [ana, ben, cho, dev, eli]
+  pair: [cfo, controller]
+"""
+
+
+def gates_text(gates: str, *, stages: str = "[definition, analysis, approval, charter]", inputs: str = GATES_INPUTS,
+               roster: str = ROSTER, extra: str = "") -> str:
+    """A complete gates policy around `gates` (YAML for the value of `gates:`, a list or a mapping)."""
+    return (GATES_HEADER + f"stages: {stages}\n" + extra + inputs + roster + "gates:\n"
+            + textwrap.indent(textwrap.dedent(gates).strip("\n"), "  ") + "\n")

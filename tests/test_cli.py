@@ -13,7 +13,7 @@ import pytest
 
 from engine.cli import cli
 
-from .conftest import POLICIES, ROOT, jsonl, policy_text, run
+from .conftest import POLICIES, ROOT, gates_text, jsonl, policy_text, run
 
 RULES = """
 - id: recurring
@@ -35,7 +35,7 @@ def policy(write) -> Path:
 def test_validate_the_shipped_policies() -> None:
     result = run("validate")
     assert result.exit_code == 0
-    assert result.stdout.startswith("ok: 1 policy (demand-intake 2026.11), 13 rules")
+    assert result.stdout.startswith("ok: 2 policies (demand-intake 2026.11, initiative-gates 2026.11), 13 rules, 3 gates")
 
 
 def test_validate_reports_every_problem_as_file_line_column(write) -> None:
@@ -180,6 +180,146 @@ def test_explain_an_invalid_item_exits_3(policy: Path) -> None:
     result = run("explain", "-", "-p", str(policy), input='{"id": "A", "recurrence_90d": -4}')
     assert result.exit_code == 3
     assert "line 1 (id 'A'): 'recurrence_90d' must be at least 0, not -4" in result.stderr
+
+
+# -- gate ---------------------------------------------------------------------------------------------
+
+GATES = """
+- to: analysis
+  require: [problem_statement]
+- to: approval
+  when: cost <= budget
+- to: charter
+  approvals: {from: board, rule: majority}
+"""
+GATE_ITEMS = (
+    '{"id": "A", "stage": "definition", "problem_statement": "Slow."}\n'
+    '{"id": "B", "stage": "analysis", "cost": 5}\n'
+    '{"id": "C", "stage": "approval", "approvals": [{"by": "ana", "vote": "approve"}]}\n'
+    '{"id": "D", "stage": "charter"}\n'
+    'not json\n'
+)
+
+
+@pytest.fixture
+def gates(write) -> Path:
+    return write("gates.yaml", gates_text(GATES))
+
+
+def test_gate_one_record_per_item_and_exit_3_when_some_are_rejected(gates: Path) -> None:
+    result = run("gate", "-", "--policy", str(gates), input=GATE_ITEMS)
+    assert result.exit_code == 3
+    records = jsonl(result.stdout)
+    assert [(r["id"], r.get("target"), r.get("result"), r.get("line")) for r in records] == [
+        ("A", "analysis", "pass", None), ("B", "approval", "fail", None), ("C", "charter", "fail", None),
+        ("D", None, None, 4), (None, None, None, 5)]
+    assert records[1]["criteria"][0]["status"] == "unknown"
+    assert records[3]["error"] == "the item is at 'charter', the last stage; there is no stage to move to"
+    assert result.stderr.strip() == "rulebook: 5 items: 3 decided, 2 rejected (pass 1, fail 2)"
+
+
+def test_gate_exit_0_when_every_item_is_checked_whatever_its_result(gates: Path) -> None:
+    result = run("gate", "-", "-p", str(gates), "--quiet", input='{"id": "B", "stage": "analysis"}\n')
+    assert result.exit_code == 0 and result.stderr == ""
+    assert jsonl(result.stdout)[0]["result"] == "fail"
+
+
+def test_gate_to_a_later_stage(gates: Path) -> None:
+    result = run("gate", "-", "-p", str(gates), "--to", "charter", "-q", input='{"id": "A", "stage": "definition"}\n')
+    (record,) = jsonl(result.stdout)
+    assert (record["target"], record["result"], record["criteria"][0]["kind"]) == ("charter", "fail", "skip")
+    assert record["criteria"][0]["skipped"] == ["analysis", "approval"]
+    wrong = run("gate", "-", "-p", str(gates), "--to", "chartr", input="{}\n")
+    assert wrong.exit_code == 2 and "did you mean 'charter'?" in wrong.stderr
+
+
+@pytest.mark.parametrize("fmt, check", [
+    ("json", lambda out: [r.get("result") for r in json.loads(out)] == ["pass", "fail", "fail", None, None]),
+    ("csv", lambda out: out.splitlines()[0].startswith("id,line,stage,target,result,held_by,outcome,criteria,error")),
+    ("table", lambda out: "REJECTED" in out and "board: 1 approved, 3 needed" in out),
+])
+def test_gate_output_formats(gates: Path, fmt: str, check) -> None:
+    result = run("gate", "-", "-p", str(gates), "--format", fmt, input=GATE_ITEMS)
+    assert result.exit_code == 3 and check(result.stdout), result.stdout
+
+
+def test_gate_reads_csv_with_votes_as_json(gates: Path) -> None:
+    csv_items = 'id,stage,cost,budget,approvals\nB,analysis,5,10,\nC,approval,,,"[{""by"": ""ana"", ""vote"": ""approve""}]"\n'
+    result = run("gate", "-", "-p", str(gates), "-i", "csv", "-q", input=csv_items)
+    records = jsonl(result.stdout)
+    assert [r["result"] for r in records] == ["pass", "fail"]
+    assert records[1]["criteria"][0]["approvers"] == ["ana"]
+
+
+def test_gate_explain_attaches_the_trace(gates: Path) -> None:
+    result = run("gate", "-", "-p", str(gates), "--explain", "-q", input='{"id": "B", "stage": "analysis", "cost": 5}\n')
+    (record,) = jsonl(result.stdout)
+    condition = record["trace"]["gates"][0]["conditions"][0]["condition"]
+    assert condition["inputs"] == [{"name": "cost", "from": "item", "value": 5}, {"name": "budget", "from": "missing"}]
+
+
+def test_gate_needs_a_gates_policy(policy: Path, write) -> None:
+    result = run("gate", "-", "-p", str(policy), input="{}\n")
+    assert result.exit_code == 2 and "holds no gates policy" in result.stderr
+    broken = write("broken.yaml", gates_text(GATES.replace("from: board", "from: bord")))
+    result = run("gate", "-", "-p", str(broken), input="{}\n")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert "nothing was checked at its gates" in result.stderr and "did you mean 'board'?" in result.stderr
+
+
+def test_classify_annotate_pipes_into_gate(write) -> None:
+    folder = write("set/intake.yaml", policy_text(RULES)).parent
+    write("set/gates.yaml", gates_text(GATES, extra="applies_to: outcome == 'process_improvement'\n"))
+    items = '{"id": "A", "recurrence_90d": 4, "stage": "definition", "problem_statement": "x"}\n{"id": "B", "stage": "definition"}\n{"id": "C", "recurrence_90d": -1}\n'
+    annotated = run("classify", "-", "-p", str(folder), "--annotate", input=items)
+    assert annotated.exit_code == 3
+    records = jsonl(annotated.stdout)
+    assert records[0] == {"id": "A", "recurrence_90d": 4, "stage": "definition", "problem_statement": "x",
+                          "outcome": "process_improvement", "rule": "recurring", "because": "It recurs."}
+    assert list(records[2]) == ["id", "line", "error", "policy"]  # an error record, as without --annotate
+    gated = run("gate", "-", "-p", str(folder), "-q", input="\n".join(json.dumps(r) for r in records[:2]) + "\n")
+    first, second = jsonl(gated.stdout)
+    assert first["result"] == "pass" and first["outcome"] == {
+        "outcome": "process_improvement", "rule": "recurring", "from": "item", "policy": None}
+    assert second["result"] == "not_applicable"
+
+
+@pytest.mark.parametrize("options", [["--format", "csv"], ["--format", "table"], ["--explain"], ["--jobs", "2"]])
+def test_classify_annotate_writes_only_json(policy: Path, options: list[str]) -> None:
+    result = run("classify", "-", "-p", str(policy), "--annotate", *options, input="{}\n")
+    assert result.exit_code == 2 and "--annotate" in result.stderr
+
+
+def test_explain_a_gate_result(write) -> None:
+    folder = write("set/intake.yaml", policy_text(RULES)).parent
+    write("set/gates.yaml", gates_text(GATES))
+    item = '{"id": "B", "stage": "analysis", "cost": 5}'
+    text = run("explain", "-", "-p", str(folder), "--gate", input=item)
+    assert text.exit_code == 0 and text.stdout.startswith("Item 'B': held at 'analysis', not ready for 'approval'")
+    assert "budget is missing" in text.stdout
+    markdown = run("explain", "-", "-p", str(folder), "--gate", "--format", "markdown", input=item)
+    assert markdown.stdout.startswith("## Item 'B': held at `analysis`")
+    document = json.loads(run("explain", "-", "-p", str(folder), "--to", "charter", "--format", "json", input=item).stdout)
+    assert (document["target"], document["result"]) == ("charter", "fail")  # --to implies --gate
+    classified = run("explain", "-", "-p", str(folder), input=item)
+    assert classified.stdout.startswith("Item 'B': routine_ticket")
+
+
+def test_explain_a_gates_only_policy_set_without_the_flag(gates: Path) -> None:
+    result = run("explain", "-", "-p", str(gates), input='{"id": "A", "stage": "definition"}')
+    assert result.exit_code == 0 and "Missing evidence: problem_statement." in result.stdout
+    bad = run("explain", "-", "-p", str(gates), input='{"id": "A"}')
+    assert bad.exit_code == 3 and "'stage' is required but missing" in bad.stderr
+
+
+def test_validate_reports_both_kinds(write) -> None:
+    folder = write("set/intake.yaml", policy_text(RULES)).parent
+    write("set/gates.yaml", gates_text(GATES))
+    result = run("validate", str(folder))
+    assert result.stdout.strip() == "ok: 2 policies (test-gates 1, test-policy 1), 1 rule, 3 gates"
+    document = json.loads(run("validate", str(folder), "--format", "json").stdout)
+    assert [(p["name"], p["kind"], p.get("rules"), p.get("gates")) for p in document["policies"]] == [
+        ("test-gates", "gates", None, 3), ("test-policy", "classification", 1, None)]
 
 
 # -- help ---------------------------------------------------------------------------------------------

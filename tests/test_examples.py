@@ -23,6 +23,7 @@ def test_every_shipped_policy_is_valid() -> None:
     report = check_paths([str(POLICIES)])
     assert report.diagnostics == []
     assert [p.name for p in report.policy_set.classifications] == ["demand-intake"]
+    assert [p.name for p in report.policy_set.gate_policies] == ["initiative-gates"]
 
 
 def test_default_policy_has_the_four_outcomes_and_a_reason_for_every_rule() -> None:
@@ -66,6 +67,61 @@ def test_the_broken_example_policy_shows_two_errors() -> None:
 
     result = run("validate", str(EXAMPLES / "broken-policy.yaml"))
     assert result.exit_code == 1 and result.stdout.rstrip().endswith("2 errors in 1 file")
+
+
+# -- stage gates -----------------------------------------------------------------------------------
+
+
+def test_the_default_gates_have_a_reason_for_every_gate_and_read_the_intake_outcomes() -> None:
+    policy = engine.load(str(POLICIES))
+    gates = policy.gates
+    assert gates.stages == ("definition", "analysis", "approval", "charter")
+    assert [(g.from_stage, g.to_stage) for g in gates.gates] == [
+        ("definition", "analysis"), ("analysis", "approval"), ("approval", "charter")]
+    assert all(gate.because and len(gate.because) > 40 for gate in gates.gates)
+    assert "outcome" in gates.reads
+
+
+def test_example_initiatives_show_every_reason_to_pass_or_be_held() -> None:
+    policy = engine.load(str(POLICIES))
+    items = [json.loads(line) for line in (EXAMPLES / "initiatives.jsonl").read_text().splitlines()]
+    results = {r.item_id: r for r in policy.gate_all(items)}
+    assert {item["stage"] for item in items} == set(policy.gates.stages)
+
+    def held(item_id: str) -> list[tuple[str, str, str]]:
+        result = results[item_id]
+        assert result.result == "fail"
+        return [(c.kind, c.name, c.status) for c in result.held_by]
+
+    assert [r.item_id for r in results.values() if getattr(r, "result", None) == "pass"] == ["INI-0101", "INI-0103", "INI-0106"]
+    assert held("INI-0102") == [("evidence", "sponsor", "not_met")]
+    assert held("INI-0104") == [("condition", "within-budget", "not_met")]
+    assert held("INI-0105") == [("condition", "capacity-available", "unknown")]
+    assert held("INI-0107") == held("INI-0108") == held("INI-0109") == held("INI-0110") == [
+        ("approval", "investment_board", "not_met")]
+    board = {i: next(c for c in results[i].criteria if c.name == "investment_board")
+             for i in ("INI-0107", "INI-0108", "INI-0109", "INI-0110")}
+    assert (board["INI-0107"].approved, board["INI-0108"].approved, board["INI-0108"].needed) == (2, 3, 4)  # exactly half
+    assert [v.by for v in board["INI-0109"].superseded] == ["head_of_architecture"]  # voted twice
+    assert [v.by for v in board["INI-0110"].ignored] == ["hr_director"]  # not on the roster
+    assert held("INI-0111") == [("approval", "budget-release", "not_met")]
+    assert next(c for c in results["INI-0111"].criteria if c.name == "budget-release").vetoed_by == ("cfo",)
+    assert all(c.missing for c in results["INI-0112"].held_by)  # no approvals field
+    assert held("INI-0113") == [("skip", "skip", "not_met")]
+    assert results["INI-0114"].result == "not_applicable"
+    assert isinstance(results["INI-0115"], engine.Rejection)
+
+
+def test_gating_annotated_items_gives_the_same_results_as_gating_raw_items() -> None:
+    from .conftest import jsonl, run
+
+    annotated = run("classify", "--annotate", str(EXAMPLES / "initiatives.jsonl"), "-p", str(POLICIES), "-q").stdout
+    through_pipe = jsonl(run("gate", "-", "-p", str(POLICIES), "-q", input=annotated).stdout)
+    direct = jsonl(run("gate", str(EXAMPLES / "initiatives.jsonl"), "-p", str(POLICIES), "-q").stdout)
+    strip = lambda records: [{k: v for k, v in r.items() if k != "outcome"} for r in records]  # noqa: E731
+    assert strip(through_pipe) == strip(direct) and len(direct) == 15
+    assert {r["outcome"]["from"] for r in through_pipe if r.get("outcome")} == {"item"}
+    assert {r["outcome"]["from"] for r in direct if r.get("outcome")} == {"classification"}
 
 
 # -- the documentation's commands ------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -30,9 +31,12 @@ CASES = {
 def test_golden_explanations(name: str, monkeypatch: pytest.MonkeyPatch, update_goldens: bool) -> None:
     monkeypatch.chdir(ROOT)  # explanations cite files as the user named them
     policy_path, item, fmt = CASES[name]
-    explanation = engine.load(policy_path).classify(item).explain(fmt)
-    golden = GOLDEN / "explain" / f"{name}.{ {'text': 'txt', 'markdown': 'md', 'json': 'json'}[fmt] }"
-    if update_goldens or not golden.exists():
+    matches_golden(GOLDEN / "explain", name, fmt, engine.load(policy_path).classify(item).explain(fmt), update_goldens)
+
+
+def matches_golden(folder: Path, name: str, fmt: str, explanation: str, update: bool) -> None:
+    golden = folder / f"{name}.{ {'text': 'txt', 'markdown': 'md', 'json': 'json'}[fmt] }"
+    if update or not golden.exists():
         golden.write_text(explanation, encoding="utf-8")
     assert explanation == golden.read_text(encoding="utf-8")
 
@@ -83,6 +87,8 @@ def test_tracing_never_changes_the_decision() -> None:
 def test_goldens_are_not_stale() -> None:
     names = {path.stem for path in (GOLDEN / "explain").iterdir() if path.suffix in (".txt", ".md", ".json")}
     assert names == set(CASES)
+    names = {path.stem for path in (GOLDEN / "gates").iterdir() if path.suffix in (".txt", ".md", ".json")}
+    assert names == set(GATE_CASES)
 
 
 def test_stream_trace_records_equal_the_trace_objects() -> None:
@@ -104,3 +110,75 @@ def test_stream_trace_records_equal_the_trace_objects() -> None:
     for item in ({"count": 4, "level": "high", "funded": True, "tags": ["vip"], "meta": {}}, {"level": "low"}, {}):
         decision = generated.classify(item, trace=True)
         assert decision_trace_record(decision) == trace_record(decision.trace)
+
+
+# -- gate results ------------------------------------------------------------------------------------
+
+INITIATIVE = {"id": "INI-0301", "type": "idea", "estimated_cost": 140000, "requires_funding": True, "stage": "approval"}
+FAST_TRACK = "tests/golden/gates/fast-track.yaml"
+
+
+def ballot(*pairs: str, at: str | None = None) -> list[dict[str, str]]:
+    return [{"by": pair[:-1], "vote": "approve" if pair[-1] == "+" else "reject", **({"at": at} if at else {})}
+            for pair in pairs]
+
+
+GATE_CASES = {
+    # name: (policy, item, target stage, format)
+    "held-by-approval-and-evidence": ("policies", {**INITIATIVE, "approvals": ballot("cio+", "cfo+", "coo-")}, None, "text"),
+    "veto-outsider-and-second-vote": ("policies", {
+        **INITIATIVE, "resource_plan": "Two squads for two quarters", "risk": "high", "risk_treatment_approved": True,
+        "approvals": ballot("cio+", "coo+", "chief_digital_officer+", "head_of_architecture+", at="2026-11-10")
+        + ballot("head_of_architecture-", "auditor+", "cfo-", at="2026-11-12")}, None, "text"),
+    "unknown-condition-markdown": ("policies", {
+        **INITIATIVE, "stage": "analysis", "business_case": "https://wiki.example.org/bc", "cost_estimate": "140,000",
+        "risk_assessment": "", "budget_available": 300000, "capacity_needed_fte": 3}, None, "markdown"),
+    "refused-skip": ("policies", {**INITIATIVE, "stage": "definition", "problem_statement": "Slow.", "sponsor": "CIO"},
+                     "approval", "text"),
+    "not-applicable": ("policies", {"id": "INC-77", "type": "incident", "stage": "definition"}, None, "text"),
+    "pass-json": ("policies", {**INITIATIVE, "stage": "definition", "outcome": "initiative", "rule": "needs-funding",
+                               "problem_statement": "Slow.", "sponsor": "CIO"}, None, "json"),
+    "allowed-skip-pass": (FAST_TRACK, {"id": "EXP-9", "stage": "idea", "users": 40, "security_review": "passed",
+                                       "pilot_plan": "10 users in finance", "rollout_plan": "waves by region",
+                                       "support_runbook": "KB-881", "approvals": ballot("alex+", "bo+", "chris+")},
+                          "rollout", "text"),
+    "allowed-skip-held-markdown": (FAST_TRACK, {"id": "EXP-10", "stage": "idea", "users": 400, "pilot_plan": "all staff",
+                                                "rollout_plan": "big bang", "approvals": ballot("alex+", "bo+")},
+                                   "rollout", "markdown"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GATE_CASES))
+def test_golden_gate_explanations(name: str, monkeypatch: pytest.MonkeyPatch, update_goldens: bool) -> None:
+    monkeypatch.chdir(ROOT)
+    policy_path, item, to, fmt = GATE_CASES[name]
+    matches_golden(GOLDEN / "gates", name, fmt, engine.load(policy_path).gate(item, to=to).explain(fmt), update_goldens)
+
+
+def test_a_gate_explanation_first_says_what_holds_the_item_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    policy = engine.load("policies")
+    _, item, _, _ = GATE_CASES["held-by-approval-and-evidence"]
+    lines = policy.gate(item).explain().splitlines()
+    assert lines[:4] == [
+        "Item 'INI-0301': held at 'approval', not ready for 'charter'",
+        "",
+        "What holds it back:",
+        "  - Missing evidence: resource_plan.",
+    ]
+    assert lines[4] == "  - Approval by 'investment_board': 2 of 6 members approved; a majority needs 4."
+    gate = policy.gates.gates[-1]
+    text = "\n".join(lines)
+    assert f"({gate.span.file}:{gate.span.line})" in text and f"sha256 {policy.gates.sha256}" in text
+    assert "rejected: coo" in text and "not voted: chief_digital_officer" in text
+
+
+def test_a_gate_explanation_as_json_is_the_record_with_its_trace() -> None:
+    policy = engine.load(str(ROOT / "policies"))
+    _, item, _, _ = GATE_CASES["unknown-condition-markdown"]
+    document = json.loads(policy.gate(item).explain("json"))
+    assert document["result"] == "fail"
+    gate = document["trace"]["gates"][0]
+    assert (gate["from"], gate["to"]) == ("analysis", "approval")
+    assert gate["conditions"][1]["condition"]["inputs"][1] == {"name": "capacity_available_fte", "from": "missing"}
+    assert document["trace"]["applies_to"]["result"] == "true"

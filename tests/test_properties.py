@@ -131,3 +131,67 @@ def test_expressions_mean_what_simpleeval_says(condition: str, values: dict[str,
     except ItemError:
         result = "error"
     assert result == expected, (condition, values)
+
+
+# -- stage gates ----------------------------------------------------------------------------------
+
+GATE_FIELDS = sorted({spec.name for spec in DEFAULT.gates.inputs} | {"stage", "target", "outcome", "approvals", "type",
+                      "problem_statement", "sponsor", "resource_plan", "id"})
+stages = st.sampled_from(["definition", "analysis", "approval", "charter", "Approval", ""])
+members = st.sampled_from(["cio", "cfo", "coo", "finance_controller", "stranger", ""])
+ballots = st.lists(st.one_of(
+    st.fixed_dictionaries({"by": members, "vote": st.sampled_from(["approve", "reject"])}),
+    st.dictionaries(st.sampled_from(["by", "vote", "at"]), json_scalars, max_size=3),
+    json_scalars,
+), max_size=6)
+gate_items = st.one_of(
+    st.dictionaries(st.sampled_from(GATE_FIELDS), st.one_of(json_values, stages, ballots), max_size=12),
+    st.fixed_dictionaries({"stage": stages, "approvals": ballots},
+                          optional={"target": stages, "outcome": st.sampled_from(["initiative", "routine_ticket", "x"]),
+                                    "estimated_cost": json_scalars, "budget_available": json_scalars, "type": json_scalars}),
+    json_values,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(batch=st.lists(gate_items, max_size=8))
+def test_random_items_never_crash_gate_and_each_yields_one_record(batch: list[Any]) -> None:
+    gater = DEFAULT.gater()
+    results = list(gater.gate_all(batch))
+    assert len(results) == len(batch)
+    for result in results:
+        assert type(result).__name__ in ("GateResult", "Rejection")
+        record = gater.record(result, True)
+        if "result" in record:
+            assert record["result"] in ("pass", "fail", "not_applicable")
+            assert all(c["status"] in ("met", "not_met", "unknown") for c in record["criteria"])
+            assert (record["result"] == "pass") == (all(c["status"] == "met" for c in record["criteria"])
+                                                     and record["result"] != "not_applicable")
+
+
+@settings(max_examples=40, deadline=None)
+@given(batch=st.lists(gate_items, max_size=6))
+def test_random_lines_through_gate_yield_one_record_each(batch: list[Any]) -> None:
+    from .conftest import jsonl, run
+
+    lines = [json.dumps(item) for item in batch] + ["{broken"]
+    result = run("gate", "-", "--policy", str(POLICIES), "--quiet", input="\n".join(lines) + "\n")
+    assert result.exit_code == 3
+    assert len(jsonl(result.stdout)) == len(lines)
+
+
+@settings(max_examples=150, deadline=None)
+@given(path=st.lists(st.sampled_from(["gates", 0, 1, 2, "when", "require", "approvals", "rule", "at_least", "veto",
+                                      "roster", "investment_board", "stages", "applies_to", "to", "from", "allow_skip"]),
+                     min_size=1, max_size=4),
+       value=json_values | stages)
+def test_random_edits_of_a_gates_policy_only_ever_raise_a_policy_error(path: list[Any], value: Any) -> None:
+    import yaml
+
+    from .test_schema import edited
+
+    document = edited(yaml.safe_load((POLICIES / "initiative-gates.yaml").read_text()), path, value)
+    try:
+        engine.loads(yaml.safe_dump(document))
+    except PolicyError as error:
+        assert error.diagnostics and all(d.span is not None for d in error.diagnostics)

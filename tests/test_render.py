@@ -108,3 +108,68 @@ def test_diagnostic_with_snippet_and_hint() -> None:
         "    |           ^^^^^^^^^^^^^\n"
         "  hint: did you mean 'recurrence_90d'?"
     )
+
+
+# -- gate records ------------------------------------------------------------------------------------
+
+GATE_VALIDATOR = jsonschema.Draft202012Validator(json.loads((SCHEMAS / "gate.schema.json").read_text()))
+
+
+def gate_results(explain: bool = False) -> list[dict]:
+    """Records of every kind of gate result and criterion, through the default policies."""
+    from .conftest import EXAMPLES, POLICIES
+
+    policy = engine.load(str(POLICIES))
+    items = [json.loads(line) for line in (EXAMPLES / "initiatives.jsonl").read_text().splitlines()]
+    items += [{"id": "X", "stage": "nowhere"}, {"id": "Y", "stage": "definition", "outcome": "initiative", "rule": "by hand"}]
+    gater = policy.gater()
+    return [json.loads(json.dumps(gater.record(result, explain))) for result in policy.gate_all(items)]
+
+
+@pytest.mark.parametrize("explain", [False, True])
+def test_gate_records_follow_the_published_schema(explain: bool) -> None:
+    records = gate_results(explain)
+    kinds = {c["kind"] for r in records for c in r.get("criteria", ())}
+    assert kinds == {"evidence", "condition", "approval", "skip"}
+    assert {r.get("result") for r in records} == {"pass", "fail", "not_applicable", None}
+    for rec in records:
+        errors = list(GATE_VALIDATOR.iter_errors(rec))
+        assert errors == [], (rec, [e.message for e in errors])
+
+
+def test_gate_record_fields_in_order() -> None:
+    records = gate_results()
+    assert list(records[0]) == ["id", "stage", "target", "result", "criteria", "applies_to", "outcome", "policy"]
+    assert list(gate_results(explain=True)[0])[-1] == "trace"
+    evidence, approval = records[0]["criteria"][0], records[5]["criteria"][-1]
+    assert list(evidence) == ["gate", "kind", "name", "status", "because", "source", "value"]
+    assert list(approval) == ["gate", "kind", "name", "status", "because", "source", "group", "rule", "needed", "approved",
+                              "approvers", "rejected_by", "vetoed_by", "ignored", "superseded"]
+    assert list(records[-2]) == ["id", "line", "error", "policy"]
+    assert records[-1]["outcome"] == {"outcome": "initiative", "rule": "by hand", "from": "item", "policy": None}
+
+
+def test_gate_csv_and_table() -> None:
+    import csv
+
+    from engine.render import GATE_CSV_COLUMNS
+
+    records = gate_results()
+    out = io.BytesIO()
+    writer = writer_for("csv", out, kind="gate")
+    for rec in records:
+        writer.write(rec)
+    writer.close()
+    rows = list(csv.DictReader(io.StringIO(out.getvalue().decode())))
+    assert tuple(rows[0]) == GATE_CSV_COLUMNS
+    assert rows[1]["held_by"] == "sponsor missing" and rows[1]["result"] == "fail"
+    assert json.loads(rows[1]["criteria"])[1]["missing"] is True
+    out = io.BytesIO()
+    table = writer_for("table", out, kind="gate")
+    for rec in records:
+        table.write(rec)
+    table.close()
+    lines = out.getvalue().decode().splitlines()
+    assert lines[0].split() == ["id", "stage", "target", "result", "held", "back", "by"]
+    assert any("budget-release vetoed by cfo" in line for line in lines)
+    assert sum("REJECTED" in line for line in lines) == 2

@@ -21,7 +21,7 @@ def load_schema(name: str) -> dict[str, Any]:
     return json.loads((SCHEMAS / name).read_text())
 
 
-@pytest.mark.parametrize("name", ["policy.schema.json", "decision.schema.json"])
+@pytest.mark.parametrize("name", ["policy.schema.json", "decision.schema.json", "gate.schema.json"])
 def test_published_schemas_are_valid_json_schema_2020_12(name: str) -> None:
     jsonschema.Draft202012Validator.check_schema(load_schema(name))
 
@@ -108,20 +108,111 @@ paths = st.lists(st.sampled_from(["rules", 0, 1, "when", "all", "inputs", "type"
 @settings(max_examples=300, deadline=None)
 @given(path=paths, value=json_values)
 def test_checker_agrees_with_jsonschema_on_random_edits(path: list[Any], value: Any) -> None:
-    document = default_policy()
+    agrees(copy.deepcopy(edited(default_policy(), path, value)))
+
+
+def edited(document: Any, path: list[Any], value: Any) -> Any:
+    """`document` with the value at `path` replaced by `value`, where that path exists."""
     target: Any = document
     for part in path[:-1]:
         try:
             target = target[part]
         except (KeyError, IndexError, TypeError):
-            break
-    else:
-        if path:
-            try:
-                target[path[-1]] = value
-            except (IndexError, TypeError):
-                pass
-    agrees(copy.deepcopy(document))
+            return document
+    if path:
+        try:
+            target[path[-1]] = value
+        except (IndexError, TypeError):
+            pass
+    return document
+
+
+# -- the gates kind ---------------------------------------------------------------------------------
+
+GATES = """
+- to: analysis
+  require: [problem_statement, {field: sponsor, because: Someone owns it.}]
+- to: approval
+  when:
+    - cost <= budget
+    - {id: low-risk, when: "risk != 'high'", because: No high risks.}
+    - {any: [cost < 10, risk == 'low']}
+- to: charter
+  because: Money.
+  approvals:
+    - {from: board, rule: majority}
+    - {from: pair, rule: {at_least: 1}, veto: [cfo]}
+"""
+
+
+def gates_policy() -> dict[str, Any]:
+    from .conftest import gates_text
+
+    return yaml.safe_load(gates_text(GATES, extra="applies_to: cost > 0\nallow_skip: false\n"))
+
+
+def test_a_gates_policy_is_valid_for_both() -> None:
+    agrees(gates_policy())
+    assert policy_checker().problems(gates_policy()) == []
+
+
+GATES_MUTATIONS = [
+    lambda d: d.pop("stages"),
+    lambda d: d.update(stages="definition"),
+    lambda d: d.update(stages=[]),
+    lambda d: d.update(allow_skip="yes"),
+    lambda d: d.update(applies_to={"al": ["x"]}),
+    lambda d: d.update(roster={"board": []}),
+    lambda d: d.update(roster={"board": "ana"}),
+    lambda d: d.update(gates={"analysis": {"require": ["x"]}, "charter": {"to": "charter"}}),
+    lambda d: d.update(gates={"analysis": "x"}),
+    lambda d: d.update(gates="x"),
+    lambda d: d["gates"][0].pop("to"),
+    lambda d: d["gates"][0].update(requires=["x"]),
+    lambda d: d["gates"][0].update(require="x"),
+    lambda d: d["gates"][0].update(require=[{"field": "x", "why": "y"}]),
+    lambda d: d["gates"][0].update(require=["not a field"]),
+    lambda d: d["gates"][1].update(when=[]),
+    lambda d: d["gates"][1].update(when=[{"id": "x", "because": "y"}]),
+    lambda d: d["gates"][1].update(when=[{"when": "x", "condition": "y"}]),
+    lambda d: d["gates"][1].update(when=[{"condition": "x", "becuase": "y"}]),
+    lambda d: d["gates"][1].update(when=[5]),
+    lambda d: d["gates"][2].update(approvals=[]),
+    lambda d: d["gates"][2].update(approvals={"from": "board"}),
+    lambda d: d["gates"][2].update(approvals={"rule": "majority"}),
+    lambda d: d["gates"][2]["approvals"][0].update(rule="majorty"),
+    lambda d: d["gates"][2]["approvals"][0].update(rule={"at_leest": 2}),
+    lambda d: d["gates"][2]["approvals"][0].update(rule={"at_least": "2"}),
+    lambda d: d["gates"][2]["approvals"][0].update(veto="ana"),
+    lambda d: d["gates"][2]["approvals"][0].update(veto=[1]),
+    lambda d: d.update(kind="gate"),
+]
+
+
+@pytest.mark.parametrize("mutate", GATES_MUTATIONS)
+def test_checker_agrees_with_jsonschema_on_gates_mutations(mutate: Any) -> None:
+    document = gates_policy()
+    mutate(document)
+    agrees(document)
+
+
+gate_paths = st.lists(st.sampled_from(["gates", 0, 1, 2, "when", "require", "approvals", "rule", "at_least", "veto",
+                                       "roster", "board", "stages", "applies_to", "to", "from"]), max_size=4)
+
+
+@settings(max_examples=150, deadline=None)
+@given(path=gate_paths, value=json_values)
+def test_checker_agrees_with_jsonschema_on_random_gates_edits(path: list[Any], value: Any) -> None:
+    agrees(copy.deepcopy(edited(gates_policy(), path, value)))
+
+
+def test_gates_problems_carry_hints() -> None:
+    document = gates_policy()
+    document["gates"][0]["requre"] = ["x"]
+    document["gates"][2]["approvals"][0]["rule"] = "majorty"
+    problems = {(p.path, p.code): p for p in policy_checker().problems(document)}
+    assert problems[(("gates", 0, "requre"), "unknown-key")].hint == "did you mean 'require'?"
+    assert problems[(("gates", 2, "approvals", 0, "rule"), "invalid-value")].hint == "did you mean 'majority'?"
 
 
 def test_problems_carry_paths_codes_and_hints() -> None:
