@@ -276,7 +276,8 @@ class _GateWriter(_Writer):
             self.line(f"{below}no votes: the item has no approvals")
             return
         for label, members in (("approved", check.approvers), ("rejected", check.rejected_by),
-                               ("vetoed by", check.vetoed_by), ("not voted", check.not_voted)):
+                               ("abstained", check.abstained), ("vetoed by", check.vetoed_by),
+                               ("not voted", check.not_voted)):
             if members:
                 self.line(f"{below}{label}: {_names(members)}")
         if check.ignored:

@@ -24,7 +24,7 @@ from .compile import ConditionError, ConditionProgram
 from .errors import ItemError, Span, UsageError, did_you_mean, listed
 from .evaluate import Classifier, ConditionTrace, FieldValue, Rejection, condition_trace
 from .inputs import ABSENT, CheckedItem, ValueProblem, check_item, lookup
-from .model import VOTES, Approval, Condition, Gate, GatesPolicy, InputSpec, PolicyRef
+from .model import VOTE_SPELLINGS, VOTES, Approval, Condition, Gate, GatesPolicy, InputSpec, PolicyRef
 from .sandbox import UNKNOWN, runtime_message, type_word_of
 
 PASS, FAIL, NOT_APPLICABLE = "pass", "fail", "not_applicable"
@@ -40,7 +40,7 @@ class Vote:
     """One entry of an item's `approvals` list."""
 
     by: str
-    vote: str  # "approve" | "reject"
+    vote: str  # "approve" | "reject" | "abstain" (however the item spelt it)
     position: int  # 1-based place in the list; a later vote of the same person replaces this one
     at: Any = None
 
@@ -103,6 +103,7 @@ class ApprovalCheck(Criterion):
     ignored: tuple[Vote, ...]  # votes by people outside the group
     superseded: tuple[Vote, ...]  # earlier votes of members who voted again
     missing: bool  # the item carries no `approvals` at all
+    abstained: tuple[str, ...] = ()  # members whose counting vote is abstain
 
     @property
     def approved(self) -> int:
@@ -110,7 +111,7 @@ class ApprovalCheck(Criterion):
 
     @property
     def not_voted(self) -> tuple[str, ...]:
-        voted = set(self.approvers) | set(self.rejected_by)
+        voted = set(self.approvers) | set(self.rejected_by) | set(self.abstained)
         return tuple(member for member in self.members if member not in voted)
 
 
@@ -364,6 +365,7 @@ def _approval(gate: Gate, approval: Approval, votes: tuple[Vote, ...] | None) ->
         gate.to_stage, gate.id, "approval", approval.name, status, approval.because or gate.because, approval.span,
         approval.group, approval.members, approval.rule, approval.needed, approvers, rejected_by, vetoed_by,
         tuple(ignored), tuple(sorted(superseded, key=lambda vote: vote.position)), votes is None,
+        tuple(vote.by for vote in final if vote.vote == "abstain"),
     )
 
 
@@ -377,13 +379,15 @@ def _votes(raw: Any) -> tuple[Vote, ...] | None:
         where = f"'approvals' item {position}"
         if not isinstance(entry, dict):
             raise ItemError(f"{where} must be a mapping such as {{\"by\": \"cfo\", \"vote\": \"approve\"}}, not {type_word_of(entry)}")
-        by, vote = entry.get("by"), entry.get("vote")
+        by, written = entry.get("by"), entry.get("vote")
         if not isinstance(by, str) or not by.strip():
             raise ItemError(f"{where} must name who voted in 'by'")
-        if vote not in VOTES:
-            hint = did_you_mean(vote, VOTES) if isinstance(vote, str) else None
-            shown = f"'{vote}'" if isinstance(vote, str) else type_word_of(vote) if vote is not None else "missing"
-            raise ItemError(f"{where}: 'vote' must be 'approve' or 'reject', not {shown}" + (f" ({hint})" if hint else ""))
+        vote = VOTE_SPELLINGS.get(written.strip().lower()) if isinstance(written, str) else None
+        if vote is None:
+            hint = did_you_mean(written, VOTE_SPELLINGS) if isinstance(written, str) else None
+            shown = f"'{written}'" if isinstance(written, str) else type_word_of(written) if written is not None else "missing"
+            raise ItemError(f"{where}: 'vote' must be 'approve', 'reject' or 'abstain', not {shown}"
+                            + (f" ({hint})" if hint else ""))
         votes.append(Vote(by, vote, position, entry.get("at")))
     return tuple(votes)
 

@@ -184,7 +184,13 @@ class ClassificationPolicy(_PolicyDocument):
 # fields every item of a gates policy may carry without the policy declaring them
 IMPLICIT_FIELDS = ("stage", "target", "outcome", "approvals")
 QUORUM_RULES = ("majority", "unanimous", "at_least")
-VOTES = ("approve", "reject")
+VOTES = ("approve", "reject", "abstain")
+# how items may write a vote (compared without regard to case): each spelling and what it means
+VOTE_SPELLINGS = {
+    **{word: "approve" for word in ("approve", "approved", "approves", "yes", "for", "accept", "accepted")},
+    **{word: "reject" for word in ("reject", "rejected", "rejects", "no", "against", "deny", "denied")},
+    **{word: "abstain" for word in ("abstain", "abstained", "abstains", "abstention")},
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -257,6 +257,7 @@ def criterion_record(criterion: Criterion) -> dict[str, Any]:
             approved=criterion.approved,
             approvers=list(criterion.approvers),
             rejected_by=list(criterion.rejected_by),
+            abstained=list(criterion.abstained),
             vetoed_by=list(criterion.vetoed_by),
             ignored=[vote.as_record() for vote in criterion.ignored],
             superseded=[vote.as_record() for vote in criterion.superseded],

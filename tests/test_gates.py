@@ -204,8 +204,8 @@ def test_votes_keep_their_time_and_the_members_who_have_not_voted() -> None:
     ("yes", "'approvals' must be a list"),
     (["ana"], "'approvals' item 1 must be a mapping"),
     ([{"vote": "approve"}], "'approvals' item 1 must name who voted in 'by'"),
-    ([{"by": "ana", "vote": "approve"}, {"by": "ben", "vote": "approved"}],
-     "'approvals' item 2: 'vote' must be 'approve' or 'reject', not 'approved' (did you mean 'approve'?)"),
+    ([{"by": "ana", "vote": "approve"}, {"by": "ben", "vote": "aprove"}],
+     "'approvals' item 2: 'vote' must be 'approve', 'reject' or 'abstain', not 'aprove' (did you mean 'approve'?)"),
     ([{"by": "ana"}], "not missing"),
 ])
 def test_malformed_votes_are_item_errors(ballot: Any, message: str) -> None:
@@ -348,3 +348,22 @@ def test_a_folder_with_both_kinds_classifies_and_gates(write) -> None:
     assert policy.annotate({"id": "A", "estimated_cost": 1}) == {
         "id": "A", "estimated_cost": 1, "outcome": "routine_ticket", "rule": None,
         "because": "no rule matched; the policy's default applies"}
+
+
+def test_vote_spellings_and_abstentions() -> None:
+    """Votes may be spelt as people write them; an abstention is a vote that neither approves nor rejects."""
+    import engine
+
+    from .conftest import POLICIES
+
+    policy = engine.load(str(POLICIES))
+    board = dict(policy.policy_set.gates().roster)["investment_board"]
+    votes = [{"by": board[0], "vote": "Approved"}, {"by": board[1], "vote": "YES"}, {"by": board[2], "vote": "abstain"},
+             {"by": board[3], "vote": "no"}]
+    item = {"id": "V-1", "stage": "approval", "outcome": "initiative", "approvals": votes}
+    result = policy.gate(item)
+    (check,) = [c for c in result.criteria if c.kind == "approval" and c.group == "investment_board"]
+    assert check.approvers == (board[0], board[1]) and check.abstained == (board[2],) and check.rejected_by == (board[3],)
+    assert board[2] not in check.not_voted
+    with pytest.raises(engine.ItemError, match="'vote' must be 'approve', 'reject' or 'abstain', not 'maybe'"):
+        policy.gate({**item, "approvals": [{"by": board[0], "vote": "maybe"}]})

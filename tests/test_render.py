@@ -144,7 +144,7 @@ def test_gate_record_fields_in_order() -> None:
     evidence, approval = records[0]["criteria"][0], records[5]["criteria"][-1]
     assert list(evidence) == ["gate", "kind", "name", "status", "because", "source", "value"]
     assert list(approval) == ["gate", "kind", "name", "status", "because", "source", "group", "rule", "needed", "approved",
-                              "approvers", "rejected_by", "vetoed_by", "ignored", "superseded"]
+                              "approvers", "rejected_by", "abstained", "vetoed_by", "ignored", "superseded"]
     assert list(records[-2]) == ["id", "line", "error", "policy"]
     assert records[-1]["outcome"] == {"outcome": "initiative", "rule": "by hand", "from": "item", "policy": None}
 
