@@ -308,6 +308,78 @@ def _summary(tally: Any, labels: tuple[str, ...]) -> str:
     return text + ("" if tally.delivered else " before the output was closed")
 
 
+# -- lint -------------------------------------------------------------------------------------------
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("paths", nargs=-1, metavar="[PATH]...")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Findings as text lines or as one JSON document.")
+@click.option("--timeout", "timeout_ms", type=click.IntRange(min=1), default=4000, show_default=True, metavar="MS",
+              help="Longest time the solver may spend on one question; an unanswered one makes no claim.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only findings, no summary.")
+def lint(paths: tuple[str, ...], fmt: str, timeout_ms: int, quiet: bool) -> None:
+    """Find rules that can never fire, overlaps and gaps, each with an item that shows it.
+
+    For classification policies: rules that can never fire, because their conditions
+    contradict each other or the inputs' declared types, enums and bounds (error), or
+    because rules tried before them always win (shadowed, error); under hit: unique, rules
+    that can match the same item (error); without a default, items no rule matches (error);
+    inputs never read and outcomes never produced (warning). For gates policies: gate
+    conditions no item can meet, gates that apply to no item (error), unused inputs and
+    roster groups (warning). Every witness is an item that `rulebook classify` decides as
+    the finding says. Conditions the solver cannot model (a regular expression, text
+    functions, list indexes, fields of objects) are reported as not analysed (note).
+    Needs the z3 solver: pip install 'rulebook[lint]'.
+
+    \b
+    Examples:
+      rulebook lint policies/
+      rulebook lint demand.yaml --format json
+
+    Exit status 0 when there is no error finding, 1 when there is (or a policy is invalid),
+    2 when the solver is not installed.
+    """
+    from .lint import SolverMissing, lint_policy_set
+    from .render import finding_record, format_findings
+
+    policy_set = _load_policy(paths, None, kind=None).policy_set
+    try:
+        findings = lint_policy_set(policy_set, timeout_ms)
+    except SolverMissing as error:
+        _usage(str(error))
+    sources = {policy.file: _read_text(policy.file) for policy in policy_set.policies}
+    errors = [f for f in findings if f.severity == "error"]
+    if fmt == "json":
+        import json
+
+        document = {"errors": len(errors), "findings": [finding_record(f) for f in findings]}
+        click.echo(json.dumps(document, indent=2, ensure_ascii=False, default=str))
+    else:
+        if findings:
+            click.echo(format_findings(findings, sources))
+        if not quiet:
+            click.echo(_lint_summary(findings, len(policy_set.policies)))
+    sys.exit(ExitCode.FAILED if errors else ExitCode.OK)
+
+
+def _lint_summary(findings: list[Any], policies: int) -> str:
+    counts = {severity: sum(1 for f in findings if f.severity == severity) for severity in ("error", "warning", "info")}
+    checked = counted(policies, "policy", "policies")
+    if not findings:
+        return f"ok: {checked}, no findings"
+    parts = [counted(counts["error"], "error"), counted(counts["warning"], "warning"), counted(counts["info"], "note")]
+    return f"{', '.join(parts)} in {checked}"
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError:
+        return ""
+
+
 # -- explain ----------------------------------------------------------------------------------------
 
 
@@ -419,7 +491,7 @@ def _load_policy(policy_paths: tuple[str, ...], name: str | None, kind: str | No
     report = check_paths(list(policy_paths) or [_default_policies()])
     if report.errors or report.policy_set is None:
         click.echo(format_diagnostics(report.errors, report.sources), err=True)
-        done = "checked at its gates" if kind == "gates" else "classified"
+        done = {"gates": "checked at its gates", "classification": "classified"}.get(kind or "", "analysed")
         click.echo(f"rulebook: the policy is invalid ({counted(len(report.errors), 'error')}); nothing was {done}",
                    err=True)
         sys.exit(ExitCode.FAILED)

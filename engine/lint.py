@@ -82,21 +82,20 @@ class _Input:
 
 
 class Translation:
-    """The solver's view of one classification policy."""
+    """The solver's view of a policy: its inputs, and the T and F formulas of its conditions."""
 
-    def __init__(self, policy: ClassificationPolicy):
+    def __init__(self, inputs: Any, roots: Any):
         self.z3 = solver()
-        self.policy = policy
         self.inputs: dict[str, _Input] = {}
         self.valid: list[Any] = []  # constraints every valid item meets
         self.free = 0
         self.unanalysed: dict[int, str] = {}  # condition node id -> why it is not modelled exactly
-        for spec in policy.inputs:
+        for spec in inputs:
             self.declare(spec)
         self.true: dict[int, Any] = {}
         self.false: dict[int, Any] = {}
-        for rule in policy.rules:
-            self.condition(rule.when)
+        for root in roots:
+            self.condition(root)
 
     # -- inputs
 
@@ -316,8 +315,9 @@ class Translation:
 
     # -- what a rule's analysis depends on
 
-    def unanalysed_in(self, rule: Rule) -> list[str]:
-        return [self.unanalysed[node.node_id] for node in rule.when.walk() if node.node_id in self.unanalysed]
+    def unanalysed_in(self, rule: Rule | Condition) -> list[str]:
+        root = rule.when if isinstance(rule, Rule) else rule
+        return [self.unanalysed[node.node_id] for node in root.walk() if node.node_id in self.unanalysed]
 
 
 # -- witnesses ---------------------------------------------------------------------------------
@@ -393,7 +393,7 @@ def lint_classification(policy: ClassificationPolicy, timeout_ms: int = QUERY_MI
     from .compile import rule_order
     from .evaluate import Classifier
 
-    translation = Translation(policy)
+    translation = Translation(policy.inputs, [rule.when for rule in policy.rules])
     z3 = translation.z3
     classifier = Classifier(policy)
     findings: list[Finding] = []
@@ -408,9 +408,18 @@ def lint_classification(policy: ClassificationPolicy, timeout_ms: int = QUERY_MI
             return "sat", check.model()
         return ("unsat" if result == z3.unsat else "unknown"), None
 
+    present = [entry.present for entry in translation.inputs.values() if entry.present is not True]
+
     def search(formulas: list[Any], verify: Any, attempts: int = 5) -> tuple[str, dict[str, Any] | None]:
         """Whether `formulas` can hold for a valid item, and an item the engine itself confirms
-        (`verify(item)`); other solutions are tried when one does not convince the engine."""
+        (`verify(item)`): one that carries every input if there is such, as it says more."""
+        if present:
+            status, found = _search(formulas + present, verify, attempts)
+            if found is not None:
+                return status, found
+        return _search(formulas, verify, attempts)
+
+    def _search(formulas: list[Any], verify: Any, attempts: int) -> tuple[str, dict[str, Any] | None]:
         check = z3.Solver()
         check.set("timeout", timeout_ms)
         check.add(*translation.valid, *formulas)
@@ -511,15 +520,16 @@ def lint_classification(policy: ClassificationPolicy, timeout_ms: int = QUERY_MI
     return findings
 
 
-def _core_reason(translation: Translation, rule: Rule, timeout_ms: int) -> str:
-    """Which of a dead rule's conditions contradict each other (or the declarations)."""
+def _core_reason(translation: Translation, rule: Rule | Condition, timeout_ms: int, given: tuple[Any, ...] = ()) -> str:
+    """Which of a dead condition's parts contradict each other (or the declarations, or `given`)."""
     z3 = translation.z3
-    leaves = [node for node in rule.when.walk() if node.kind == "expr"]
+    root = rule.when if isinstance(rule, Rule) else rule
+    leaves = [node for node in root.walk() if node.kind == "expr"]
     labels = [(z3.Bool(f"leaf:{node.node_id}"), node) for node in leaves]
     # assume each leaf is known true: the smallest set that cannot hold together is the reason
     check = z3.Solver()
     check.set("timeout", timeout_ms)
-    check.add(*translation.valid)
+    check.add(*translation.valid, *given)
     for label, node in labels:
         check.assert_and_track(translation.true[node.node_id], label)
     if check.check() == z3.unsat:
@@ -595,3 +605,75 @@ def _unused(policy: ClassificationPolicy) -> Iterator[Finding]:
         if outcome.name not in produced:
             yield Finding("unused-outcome", "warning", f"outcome '{outcome.name}' is declared but no rule or default produces it",
                           outcome.span, policy.name)
+
+
+# -- gates -------------------------------------------------------------------------------------
+
+
+def lint_gates(policy: Any, timeout_ms: int = QUERY_MILLISECONDS) -> list[Finding]:
+    """Findings about a gates policy: conditions no item the gates apply to can meet (so
+    the gate can never be passed), gates that apply to no item, inputs no condition reads and
+    roster groups no approval uses."""
+    roots = ([policy.applies_to] if policy.applies_to is not None else []) + [
+        condition.when for gate in policy.gates for condition in gate.conditions
+    ]
+    translation = Translation(tuple(policy.inputs) + tuple(policy.implicit), roots)
+    z3 = translation.z3
+    findings: list[Finding] = []
+    applies: tuple[Any, ...] = ()
+
+    def ask(*formulas: Any) -> str:
+        check = z3.Solver()
+        check.set("timeout", timeout_ms)
+        check.add(*translation.valid, *formulas)
+        result = check.check()
+        return "sat" if result == z3.sat else "unsat" if result == z3.unsat else "unknown"
+
+    if policy.applies_to is not None:
+        root = policy.applies_to
+        if ask(translation.true[root.node_id]) == "unsat":
+            findings.append(Finding("gates-never-apply", "error",
+                                    f"the gates apply to no item: {_core_reason(translation, root, timeout_ms)}",
+                                    root.span, policy.name, hint="check 'applies_to' against the declared inputs"))
+        else:
+            applies = (translation.true[root.node_id],)
+    for gate in policy.gates:
+        for condition in gate.conditions:
+            root = condition.when
+            answer = ask(*applies, translation.true[root.node_id])
+            if answer == "unsat":
+                reason = _core_reason(translation, root, timeout_ms, applies)
+                scope = " to which the gates apply" if applies else ""
+                findings.append(Finding(
+                    "gate-never-passes", "error",
+                    f"gate to '{gate.to_stage}' can never be passed: condition '{condition.name}' holds for no item{scope} "
+                    f"({reason})", condition.span, policy.name, rule=gate.id,
+                    hint="check the condition against the inputs' declared types, enums and bounds"))
+            elif answer == "unknown" or translation.unanalysed_in(root):
+                parts = translation.unanalysed_in(root) or ["the solver gave no answer in time"]
+                findings.append(Finding("not-analysed", "info",
+                                        f"condition '{condition.name}' of the gate to '{gate.to_stage}' is only partly "
+                                        f"analysed; not modelled: {', '.join(parts)}", condition.span, policy.name,
+                                        rule=gate.id))
+    read = set(policy.reads) | {evidence.field for gate in policy.gates for evidence in gate.require}
+    for spec in policy.inputs:
+        if not any(name == spec.name or name.startswith(spec.name + ".") or spec.name.startswith(name + ".") for name in read):
+            findings.append(Finding("unused-input", "warning", f"input '{spec.name}' is declared but no condition reads it",
+                                    spec.span, policy.name, hint="remove it, or use it in a condition"))
+    used = {approval.group for gate in policy.gates for approval in gate.approvals}
+    for group, _ in policy.roster:
+        if group not in used:
+            findings.append(Finding("unused-group", "warning", f"roster group '{group}' is declared but no approval uses it",
+                                    policy.span, policy.name))
+    findings.sort(key=lambda f: (f.span.file, f.span.line, f.span.column, f.code))
+    return findings
+
+
+def lint_policy_set(policy_set: Any, timeout_ms: int = QUERY_MILLISECONDS) -> list[Finding]:
+    """Every finding about every classification and gates policy of a checked policy set."""
+    findings: list[Finding] = []
+    for policy in policy_set.classifications:
+        findings.extend(lint_classification(policy, timeout_ms))
+    for policy in getattr(policy_set, "gate_policies", ()):
+        findings.extend(lint_gates(policy, timeout_ms))
+    return findings

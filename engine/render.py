@@ -355,3 +355,30 @@ def diagnostic_record(diagnostic: Diagnostic) -> dict[str, Any]:
         "message": diagnostic.message,
         "hint": diagnostic.hint,
     }
+
+
+# -- lint findings ---------------------------------------------------------------------------------
+
+
+def format_findings(findings: Iterable[Any], sources: dict[str, str] | None = None) -> str:
+    """Lint findings like diagnostics (severity error, warning or note), each with its witness."""
+    from .errors import Diagnostic
+
+    blocks = []
+    for finding in findings:
+        severity = "note" if finding.severity == "info" else finding.severity
+        text = format_diagnostic(Diagnostic(finding.code, finding.message, finding.span, finding.hint, severity), sources)
+        if finding.witness is not None:
+            text += "\n  witness: " + json_dumps()(finding.witness).decode("utf-8")
+        blocks.append(text)
+    return "\n".join(blocks)
+
+
+def finding_record(finding: Any) -> dict[str, Any]:
+    """A lint finding as JSON-ready data (`lint --format json`)."""
+    span = finding.span
+    return {
+        "file": span.file, "line": span.line, "column": span.column, "severity": finding.severity,
+        "code": finding.code, "policy": finding.policy, "rule": finding.rule, "message": finding.message,
+        "related": list(finding.related), "witness": finding.witness, "hint": finding.hint,
+    }

@@ -365,3 +365,54 @@ def test_python_dash_m_engine(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "engine", "validate", str(POLICIES)], capture_output=True,
                             cwd=tmp_path, check=False, text=True)
     assert result.returncode == 0 and result.stdout.startswith("ok:")
+
+
+# -- lint ---------------------------------------------------------------------------------------------
+
+
+def test_lint_reports_findings_with_witnesses_and_exits_1(write) -> None:
+    text = policy_text("""
+        - id: recurring
+          outcome: process_improvement
+          when: recurrence_90d >= 3
+        - id: very-recurring
+          outcome: initiative
+          when: recurrence_90d >= 10
+        - id: never
+          outcome: initiative
+          when: recurrence_90d > 5 and recurrence_90d < 3
+    """)
+    path = write("planted.yaml", text)
+    shadowed_line = text.splitlines().index("  - id: very-recurring") + 1
+    never_line = text.splitlines().index("  - id: never") + 1
+    result = run("lint", str(path))
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert f"{path}:{shadowed_line}:5: error: rule 'very-recurring' can never fire: whenever it matches, earlier rule 'recurring' decides first" in lines
+    assert any(line.startswith("  witness: {") and '"recurrence_90d":' in line for line in lines)
+    assert f"{path}:{never_line}:5: error: rule 'never' can never fire: `recurrence_90d > 5` and `recurrence_90d < 3` cannot all hold" in lines
+    assert lines[-1].startswith("2 errors,")
+    document = json.loads(run("lint", str(path), "--format", "json").stdout)
+    assert document["errors"] == 2
+    shadowed = next(f for f in document["findings"] if f["code"] == "shadowed-rule")
+    assert shadowed["related"] == ["recurring"] and shadowed["witness"]["recurrence_90d"] >= 10
+
+
+def test_lint_of_the_shipped_policies_has_no_errors() -> None:
+    result = run("lint")
+    assert result.exit_code == 0 and "0 errors" in result.stdout
+
+
+def test_lint_without_the_solver_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_z3(name: str, *args, **kwargs):
+        if name == "z3":
+            raise ImportError("No module named 'z3'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_z3)
+    result = run("lint", str(POLICIES))
+    assert result.exit_code == 2 and "pip install 'rulebook[lint]'" in result.stderr

@@ -206,3 +206,65 @@ def test_findings_are_sound_on_random_policies(rules: list[str], hit: str, defau
             if finding.code == "shadowed-rule" and holds[finding.rule]:
                 earlier = order[: order.index(finding.rule)]
                 assert any(holds[name] for name in earlier), (finding, item)
+
+
+# -- gates policies ---------------------------------------------------------------------------------
+
+from engine.lint import lint_gates  # noqa: E402
+
+GATES = """\
+rulebook: 1
+kind: gates
+name: planted-gates
+stages: [definition, analysis, approval]
+applies_to: "outcome in ['initiative', 'portfolio_review']"
+inputs:
+  cost: {type: number, minimum: 0}
+  budget: {type: number, minimum: 0}
+  risk: {type: string, enum: [low, high], default: low}
+  spare: string
+roster:
+  board: [ana, ben, cho]
+  unused_board: [dev]
+gates:
+  - to: analysis
+    require: [problem_statement]
+    when:
+      - id: costs-something
+        when: cost > 0
+  - to: approval
+    when:
+      - id: impossible-budget
+        when: budget < 0
+      - id: contradictory
+        when:
+          all:
+            - risk == 'low'
+            - risk == 'high'
+      - id: outside-scope
+        when: outcome == 'routine_ticket'
+    approvals: {from: board, rule: majority}
+"""
+
+
+def test_gate_conditions_no_item_can_meet_are_errors() -> None:
+    policy = engine.loads(GATES).policy_set.gates()
+    findings = lint_gates(policy)
+    errors = {(f.code, f.message.split("'")[3]) for f in findings if f.severity == "error"}
+    assert errors == {("gate-never-passes", "impossible-budget"), ("gate-never-passes", "contradictory"),
+                      ("gate-never-passes", "outside-scope")}
+    assert all(f.span.line > 1 for f in findings if f.severity == "error")
+    warnings = {(f.code, f.message.split("'")[1]) for f in findings if f.severity == "warning"}
+    assert warnings == {("unused-input", "spare"), ("unused-group", "unused_board")}
+
+
+def test_gates_that_apply_to_nothing() -> None:
+    text = GATES.replace("applies_to: \"outcome in ['initiative', 'portfolio_review']\"",
+                         "applies_to: \"cost > 10 and cost < 5\"")
+    findings = lint_gates(engine.loads(text).policy_set.gates())
+    assert [f.code for f in findings if f.code == "gates-never-apply"] == ["gates-never-apply"]
+
+
+def test_the_shipped_gates_are_clean() -> None:
+    policy = engine.load(str(POLICIES)).policy_set.gates()
+    assert [f for f in lint_gates(policy) if f.severity != "info"] == []
