@@ -15,14 +15,16 @@ The command line uses only this API.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import PolicyError
 from .evaluate import Classifier, Decision, Rejection, Verdict
-from .gates import Gater, GateResult
 from .loader import parse_documents
 from .model import ClassificationPolicy, GatesPolicy
 from .validate import PolicySet, check_documents, load_policy_set
+
+if TYPE_CHECKING:  # the gate checker is loaded only when a command or caller checks gates
+    from .gates import Gater, GateResult
 
 
 class Policy:
@@ -111,6 +113,8 @@ class Policy:
         classifier = None
         if "outcome" in gates.reads and self.policy_set.classifications:
             classifier = self.classifier
+        from .gates import Gater
+
         gater = Gater(gates, classifier, to)
         if to is None:
             self._gater = gater

@@ -24,7 +24,7 @@ from .compile import ConditionError, ConditionProgram
 from .errors import ItemError, Span, UsageError, did_you_mean, listed
 from .evaluate import Classifier, ConditionTrace, FieldValue, Rejection, condition_trace
 from .inputs import ABSENT, CheckedItem, ValueProblem, check_item, lookup
-from .model import VOTE_SPELLINGS, VOTES, Approval, Condition, Gate, GatesPolicy, InputSpec, PolicyRef
+from .model import VOTE_SPELLINGS, Approval, Condition, Gate, GatesPolicy, InputSpec, PolicyRef
 from .sandbox import UNKNOWN, runtime_message, type_word_of
 
 PASS, FAIL, NOT_APPLICABLE = "pass", "fail", "not_applicable"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import codecs
 import io
-import json
 import os
 import re
 from collections.abc import Iterator
@@ -101,6 +100,8 @@ def json_problem(error: Exception) -> str:
 def read_json(stream: IO[bytes]) -> Iterator[ItemRecord]:
     """A JSON array of items, read element by element; or one or more JSON objects."""
     reader = _TextBuffer(io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict"))
+    import json
+
     decoder = json.JSONDecoder(parse_constant=_no_constant)
     try:
         first = reader.skip_space()
@@ -119,7 +120,7 @@ def read_json(stream: IO[bytes]) -> Iterator[ItemRecord]:
         yield ItemRecord(reader.line, error="input is not valid UTF-8")
 
 
-def _array_elements(reader: _TextBuffer, decoder: json.JSONDecoder) -> Iterator[ItemRecord]:
+def _array_elements(reader: _TextBuffer, decoder: Any) -> Iterator[ItemRecord]:
     expect_value = True
     while True:
         char = reader.skip_space()
@@ -147,7 +148,7 @@ def _array_elements(reader: _TextBuffer, decoder: json.JSONDecoder) -> Iterator[
         expect_value = False
 
 
-def _concatenated_values(reader: _TextBuffer, decoder: json.JSONDecoder) -> Iterator[ItemRecord]:
+def _concatenated_values(reader: _TextBuffer, decoder: Any) -> Iterator[ItemRecord]:
     while True:
         char = reader.skip_space()
         if char is None:
@@ -199,7 +200,7 @@ class _TextBuffer:
                 return char
             self.advance(1)
 
-    def decode(self, decoder: json.JSONDecoder) -> tuple[Any, str | None]:
+    def decode(self, decoder: Any) -> tuple[Any, str | None]:
         """Decode one value at the current position, reading more text until it is complete."""
         while True:
             try:

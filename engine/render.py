@@ -10,14 +10,15 @@ offending line with the span underlined, then the hint.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterable
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from .errors import Diagnostic
 from .evaluate import Decision, Rejection
-from .gates import ApprovalCheck, ConditionCheck, Criterion, EvidenceCheck, GateResult, SkipCheck
+
+if TYPE_CHECKING:
+    from .gates import Criterion, GateResult
 
 OUTPUT_FORMATS = ("jsonl", "json", "csv", "table")
 CSV_COLUMNS = ("id", "line", "outcome", "rule", "because", "error", "policy", "policy_version", "policy_sha256")
@@ -101,6 +102,8 @@ class CsvWriter(Writer):
 
     def __init__(self, out: IO[bytes], explain: bool = False):
         super().__init__(out)
+        import csv
+
         self.buffer = io.StringIO()
         self.writer = csv.writer(self.buffer, lineterminator="\n")
         self.columns = self.columns + (("trace",) if explain else ())
@@ -229,6 +232,8 @@ def gate_record(result: GateResult | Rejection, explain: bool = False) -> dict[s
 
 
 def criterion_record(criterion: Criterion) -> dict[str, Any]:
+    from .gates import ApprovalCheck, ConditionCheck, EvidenceCheck, SkipCheck
+
     """One criterion of a gate result, with the values or votes behind its status."""
     from .explain import _json_value
     from .explain_gates import trace_inputs_record
