@@ -341,8 +341,8 @@ def record_fields(policy: ClassificationPolicy) -> tuple[Any, ...] | None:
             if spec.name in tested:
                 return None
             default = spec.default
-        elif spec.name in read and spec.name not in tested:
-            default = REQUIRED  # an item without it has unknowns: the careful path decides it
+        elif spec.required or (spec.name in read and spec.name not in tested):
+            default = REQUIRED  # an item without it is an error or has unknowns: the careful path decides it
         else:
             default = UNSET
         fields.append((spec.name, spec.type, spec.enum, spec.minimum, spec.maximum, default))
@@ -528,7 +528,7 @@ class _Generator:
 
     def load(self, spec: InputSpec, var: str, whole: list[str]) -> tuple[list[str], list[str]]:
         """Statements reading one declared input into `var`, and the conditions it must meet."""
-        needed = spec.name in self.read
+        needed = spec.name in self.read or spec.required  # a required input is checked even if no rule reads it
         default = self.constant(spec.default, "D") if spec.has_default else None
         if len(spec.path) == 1:
             key = repr(spec.name)

@@ -181,6 +181,26 @@ def test_the_fast_form_handles_clean_items_itself() -> None:
     assert policy.classifier.forms.decide_traced(item)[0] == 1
 
 
+@pytest.mark.parametrize("owner", ["{type: string, required: true}", "{type: string, enum: [ops, dev], required: true}",
+                                   "{type: date, required: true}"])
+def test_a_required_input_that_no_rule_reads_is_still_required(owner: str) -> None:
+    from engine.stream import run
+
+    policy = engine.loads("rulebook: 1\nkind: classification\nname: p\n"
+                          f"inputs:\n  owner: {owner}\n  count: integer\n"
+                          "outcomes: [a, b]\ndefault: b\nrules:\n  - {id: r, outcome: a, when: 'count >= 3'}\n")
+    item = {"id": 1, "count": 5}
+    message = "'owner' is required but missing"
+    with pytest.raises(ItemError, match=message):
+        policy.classify(item)
+    with pytest.raises(ItemError, match=message):
+        policy.decide(item)
+    assert policy.decide_many([item])[0].error == message
+    out = io.BytesIO()
+    run(policy.classifier, io.BytesIO(b'{"id": 1, "count": 5}\n'), "jsonl", "jsonl", out)  # the JSONL lane
+    assert message.encode() in out.getvalue()
+
+
 # -- what the generated code is made of -------------------------------------------------------------------
 
 ALLOWED_NAMES = {
