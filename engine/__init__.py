@@ -6,6 +6,7 @@
     print(decision.explain())
     result = policy.gate(item)          # stage gates: pass, fail or not_applicable
     print(result.explain())
+    change = engine.diff(policy, engine.load("next/"), items)   # what a new version changes
 
 Names are imported on first use, so `import engine` (and the command line) stays quick.
 """
@@ -25,6 +26,8 @@ _EXPORTS = {
     "Verdict": ".evaluate",
     "Trace": ".evaluate",
     "GateResult": ".gates",
+    "diff": ".compare",
+    "PolicyDiff": ".compare",
     "PolicyError": ".errors",
     "ItemError": ".errors",
     "UsageError": ".errors",
