@@ -176,12 +176,21 @@ class TableWriter(Writer):
         return text if len(text) <= self.width else text[: self.width - 3] + "..."
 
     def close(self) -> None:
-        from tabulate import tabulate
-
         if self.rows:
-            table = tabulate(self.rows, headers=list(self.headers), tablefmt="simple")
-            self.out.write(table.encode("utf-8") + b"\n")
+            self.out.write(table(self.rows, self.headers).encode("utf-8") + b"\n")
         super().close()
+
+
+def table(rows: Iterable[Iterable[Any]], headers: Iterable[str], markdown: bool = False,
+          align: Iterable[str] | None = None) -> str:
+    """Rows as a plain text table, or as a GitHub-flavoured markdown table. `align` gives each
+    column's alignment ("left", "right"); cells are then shown exactly as given, never read
+    as numbers."""
+    from tabulate import tabulate
+
+    colalign = tuple(align) if align is not None else None
+    return tabulate([list(row) for row in rows], headers=list(headers), tablefmt="pipe" if markdown else "simple",
+                    colalign=colalign, disable_numparse=colalign is not None)
 
 
 def writer_for(fmt: str, out: IO[bytes], explain: bool = False, kind: str = "decision") -> Writer:
