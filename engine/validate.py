@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -93,21 +94,25 @@ class Report:
         return [d for d in self.diagnostics if d.severity == "warning"]
 
 
-def check_paths(paths: list[str] | tuple[str, ...]) -> Report:
-    """Check every policy file under `paths`; never raises for problems in the policies."""
+def check_paths(paths: list[str] | tuple[str, ...], names: dict[str, str] | None = None) -> Report:
+    """Check every policy file under `paths`; never raises for problems in the policies.
+
+    `names` maps a file's path (normalised) to the name diagnostics and spans give it (a copy
+    of a file at a git revision is shown as `REF:path`)."""
     files, diagnostics = discover(paths)
     documents: list[Document] = []
     sources: dict[str, str] = {}
     for path in files:
-        docs, problems = read_file(path)
+        shown = names.get(os.path.normpath(path), path) if names else path
+        docs, problems = read_file(path, shown)
         diagnostics.extend(problems)
         documents.extend(docs)
         if docs:
-            sources[path] = docs[0].text
+            sources[shown] = docs[0].text
         elif problems:
             try:
                 with open(path, encoding="utf-8", errors="replace") as handle:
-                    sources[path] = handle.read()
+                    sources[shown] = handle.read()
             except OSError:
                 pass
     report = check_documents(documents)
