@@ -470,6 +470,100 @@ def explain(item: str | None, policy_paths: tuple[str, ...], name: str | None, i
     sys.exit(ExitCode.REJECTED if failed else ExitCode.OK)
 
 
+# -- diff -------------------------------------------------------------------------------------------
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("paths", nargs=-1, metavar="OLD NEW")
+@click.option("--base", "-b", metavar="GITREF",
+              help="Compare PATH in the working tree (default: the folder policies) with the same path at the git "
+                   "revision GITREF (a branch, tag or commit), read through git.")
+@click.option("--items", "items", required=True, metavar="ITEMS|-",
+              help="The items both policies decide: a file (JSONL, a JSON array, CSV or YAML) or - for stdin.")
+@click.option("--name", metavar="NAME",
+              help="Which classification policy to compare when a policy set holds several.")
+@input_options
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "markdown", "json"]),
+              help="Report format: text tables, markdown for a pull request, or JSON. "
+                   "Default: table on a terminal, JSON when piped.")
+@click.option("--fail-on-change", is_flag=True, help="Exit 1 when any item changes outcome (an error counts as one).")
+@click.option("--examples", "-n", type=click.IntRange(min=0), default=3, show_default=True, metavar="N",
+              help="How many example items to name per row of the report (0: none).")
+def diff(paths: tuple[str, ...], base: str | None, items: str, name: str | None, input_format: str | None,
+         id_field: str, fmt: str | None, fail_on_change: bool, examples: int) -> None:
+    """Show what a policy change does to real items, before it merges.
+
+    \b
+    rulebook diff OLD NEW --items ITEMS
+    rulebook diff --base GITREF [PATH] --items ITEMS
+
+    OLD and NEW are policy files or folders. With --base, NEW is PATH as it is in the
+    working tree (default: the folder policies) and OLD is the same path at the git
+    revision GITREF; git reads it without touching the working tree.
+
+    Every item is classified by both policies. The report says how many items change
+    outcome, a from -> to table with counts, shares and example ids, how many items each
+    outcome gets before and after, the rules whose firing counts changed (and rules added
+    or removed), and the items that became errors or stopped being errors. An item that
+    cannot be decided under one policy only is a change.
+
+    \b
+    Examples:
+      rulebook diff policies/ examples/demand-intake-next.yaml --items examples/items.jsonl
+      rulebook diff --base main --items examples/items.jsonl --format markdown > diff.md
+      rulebook diff --base origin/main policies/ --items last-quarter.csv --fail-on-change
+
+    Exit status: 0 compared (with --fail-on-change: and nothing changed); 1 a policy is
+    invalid, or with --fail-on-change some item changes outcome; 2 usage error (also for
+    --base outside a git repository, an unknown revision, or a path the revision lacks).
+    """
+    import contextlib
+
+    from .compare import diff_records
+    from .items import format_for, read_items
+    from .revision import policy_at
+
+    if base is None and len(paths) != 2:
+        _usage("name the OLD and NEW policies, or compare with a git revision: --base GITREF [PATH]")
+    if base is not None and len(paths) > 1:
+        _usage("with --base, name one PATH: its working-tree copy is the new policy, git gives the old one")
+    with contextlib.ExitStack() as stack:
+        if base is None:
+            old_path, new_path = paths
+            names, old_label = None, old_path
+        else:
+            new_path = paths[0] if paths else "policies"
+            if not paths and not os.path.isdir(new_path):
+                _usage("there is no folder 'policies' here: name the policy PATH to compare with --base GITREF")
+            try:
+                checkout = stack.enter_context(policy_at(base, new_path))
+            except UsageError as error:
+                _usage(str(error))
+            old_path, names, old_label = checkout.path, checkout.names, checkout.label
+        old = _checked_policy([old_path], name, f"the old policy ({old_label})", "nothing was compared", names)
+        new = _checked_policy([new_path], name, f"the new policy ({new_path})", "nothing was compared")
+        if old is None or new is None:
+            sys.exit(ExitCode.FAILED)
+        _choose(old, "classification")
+        _choose(new, "classification")
+    source = _open_items(items)
+    with _Progress() as progress:
+        result = diff_records(old, new, read_items(source, format_for(items, input_format)), id_field=id_field,
+                              examples=examples, progress=lambda count: progress.tick(count, force=True))
+    click.echo(_diff_report(result, fmt or ("table" if sys.stdout.isatty() else "json"), examples > 0), nl=False)
+    sys.exit(ExitCode.FAILED if fail_on_change and result.changed else ExitCode.OK)
+
+
+def _diff_report(result: Any, fmt: str, examples: bool) -> str:
+    from .render_diff import diff_markdown, diff_record, diff_text
+
+    if fmt == "json":
+        import json
+
+        return json.dumps(diff_record(result), indent=2, ensure_ascii=False) + "\n"
+    return (diff_markdown if fmt == "markdown" else diff_text)(result, examples)
+
+
 # -- helpers ----------------------------------------------------------------------------------------
 
 
@@ -484,21 +578,29 @@ def _load_policy(policy_paths: tuple[str, ...], name: str | None, kind: str | No
 
     `kind` is the kind of policy the command needs ("classification" or "gates"); choosing
     it may fail with a usage error (none, or several and no --name)."""
+    done = {"gates": "checked at its gates", "classification": "classified"}.get(kind or "", "analysed")
+    policy = _checked_policy(list(policy_paths) or [_default_policies()], name, "the policy", f"nothing was {done}")
+    if policy is None:
+        sys.exit(ExitCode.FAILED)
+    if kind is not None:
+        _choose(policy, kind)
+    return policy
+
+
+def _checked_policy(paths: list[str], name: str | None, which: str, done: str,
+                    names: dict[str, str] | None = None) -> Any:
+    """The checked policy set at `paths`; None after printing its problems to stderr and a
+    line saying that `which` policy is invalid and what therefore was `done`."""
     from .api import Policy
     from .render import format_diagnostics
     from .validate import check_paths
 
-    report = check_paths(list(policy_paths) or [_default_policies()])
+    report = check_paths(paths, names)
     if report.errors or report.policy_set is None:
         click.echo(format_diagnostics(report.errors, report.sources), err=True)
-        done = {"gates": "checked at its gates", "classification": "classified"}.get(kind or "", "analysed")
-        click.echo(f"rulebook: the policy is invalid ({counted(len(report.errors), 'error')}); nothing was {done}",
-                   err=True)
-        sys.exit(ExitCode.FAILED)
-    policy = Policy(report.policy_set, name)
-    if kind is not None:
-        _choose(policy, kind)
-    return policy
+        click.echo(f"rulebook: {which} is invalid ({counted(len(report.errors), 'error')}); {done}", err=True)
+        return None
+    return Policy(report.policy_set, name)
 
 
 def _choose(policy: Any, kind: str) -> None:
