@@ -558,9 +558,9 @@ def _diff_report(result: Any, fmt: str, examples: bool) -> str:
     from .render_diff import diff_markdown, diff_record, diff_text
 
     if fmt == "json":
-        import json
+        from .jsonio import encode_indented
 
-        return json.dumps(diff_record(result), indent=2, ensure_ascii=False) + "\n"
+        return encode_indented(diff_record(result)).decode("utf-8") + "\n"
     return (diff_markdown if fmt == "markdown" else diff_text)(result, examples)
 
 

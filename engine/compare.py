@@ -155,9 +155,9 @@ def diff(old: Any, new: Any, items: Iterable[Any], *, id_field: str = "id", exam
 def diff_records(old: Any, new: Any, records: Iterable[ItemRecord], *, id_field: str = "id", examples: int = 3,
                  progress: Callable[[int], None] | None = None) -> PolicyDiff:
     """`diff` over records as the item readers give them (`items.read_items`): a record that
-    could not be read (not JSON, a broken CSV row) is an error under both policies, and CSV cells are read as the
-    types each policy declares. `progress`, if given, hears the count of items so far after
-    each batch."""
+    could not be read (not JSON, a broken CSV row) is an error under both policies, and CSV
+    cells are read as the types each policy declares. `progress`, if given, hears the count
+    of items so far after each batch."""
     old_classifier = _classifier(old)
     new_classifier = _classifier(new)
     counter = _Counter(examples, id_field)

@@ -23,6 +23,12 @@ Record = msgspec.Struct
 REQUIRED: Any = msgspec.NODEFAULT  # a record field the item must carry
 DecodeError = (ValueError, msgspec.DecodeError)
 
+
+def encode_indented(value: Any) -> bytes:
+    """`value` as JSON for people to read: as `encode` writes it, indented by two spaces."""
+    return msgspec.json.format(encode(value), indent=2)
+
+
 _BYTE = re.compile(r"\s*\(byte (\d+)\)")
 
 

@@ -6,6 +6,7 @@ table, the outcome counts, the rules whose firing counts changed, and the errors
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .compare import ErrorChange, Example, PolicyDiff, Transition
@@ -69,7 +70,7 @@ def _json_outcome(outcome: Any) -> Any:
     return list(outcome) if isinstance(outcome, tuple) else outcome
 
 
-def _share(total: int) -> Any:
+def _share(total: int) -> Callable[[int], float]:
     return lambda count: round(count / total, 6) if total else 0.0
 
 
@@ -86,14 +87,21 @@ def diff_markdown(result: PolicyDiff, examples: bool = True) -> str:
     return _Report(result, markdown=True, examples=examples).render()
 
 
-def summary(result: PolicyDiff) -> str:
-    """One sentence: how many items change outcome, and what else changed."""
+def summary(result: PolicyDiff, markdown: bool = False) -> str:
+    """One sentence: how many items change outcome (in bold in markdown), and what else changed."""
+    parts = _summary_parts(result)
+    if markdown:
+        parts[0] = f"**{parts[0]}**"
+    return "; ".join(parts) + "."
+
+
+def _summary_parts(result: PolicyDiff) -> list[str]:
     changed, items = result.changed, result.items
     if changed:
         verb = "changes" if changed == 1 else "change"
         head = f"{changed} of {counted(items, 'item')} ({percent(changed, items)}) {verb} outcome"
     else:
-        head = f"no item changes outcome ({counted(items, 'item')})"
+        head = f"No item changes outcome ({counted(items, 'item')})"
     parts = [head]
     if result.new_errors:
         parts.append(f"{result.new_errors} {'becomes an error' if result.new_errors == 1 else 'become errors'}")
@@ -104,17 +112,19 @@ def summary(result: PolicyDiff) -> str:
         parts.append(f"{result.rule_changed} more {keeps} outcome under another rule")
     if result.still_errors:
         parts.append(f"{result.still_errors} {'is an error' if result.still_errors == 1 else 'are errors'} under both")
-    text = "; ".join(parts) + "."
-    return text[0].upper() + text[1:]
+    return parts
 
 
 def percent(count: int, total: int) -> str:
-    """A share for people: one decimal, and never 0.0% for something that happened."""
+    """A share for people: one decimal, never 0.0% for something that happened nor 100.0% for
+    something that did not happen to all."""
     if not total:
         return "0%"
     value = 100 * count / total
     if 0 < value < 0.05:
         return "<0.1%"
+    if count < total and value >= 99.95:
+        return ">99.9%"
     return f"{value:.1f}%"
 
 
@@ -148,7 +158,7 @@ class _Report:
 
     def render(self) -> str:
         result = self.result
-        blocks = [self.title(), self.policies(), self.emphasised(summary(result))]
+        blocks = [self.title(), self.policies(), summary(result, self.markdown)]
         if result.same_policy:
             blocks.append("Both policies have the same content, so no decision can differ.")
         if result.transitions:
@@ -182,12 +192,6 @@ class _Report:
             return table(rows, ("", "policy", "file", "sha256"), markdown=True)
         rows = [[f"{side}:", _named(policy), policy.file, f"sha256 {policy.sha256}"] for side, policy in sides]
         return "\n".join("  ".join(row).rstrip() for row in _padded(rows))
-
-    def emphasised(self, text: str) -> str:
-        if not self.markdown:
-            return text
-        head, _, rest = text.partition(";")
-        return f"**{head.rstrip('.')}**{'.' if not rest else ';' + rest}"
 
     def section(self, heading: str, body: str) -> list[str]:
         return [f"### {heading}\n\n{body}" if self.markdown else f"{heading}:\n{body}"]

@@ -172,3 +172,11 @@ def test_base_needs_a_policy_path_where_there_is_no_policies_folder(repo: Path, 
     assert result.exit_code == 2 and "there is no folder 'policies' here" in result.stderr
     from_inside = run("diff", "--base", "main", ".", "--items", "../items.jsonl")
     assert json.loads(from_inside.stdout)["old"]["file"] == "main:policies/demand.yaml"
+
+
+def test_ids_that_yaml_reads_as_dates_are_written_as_text(write, setup: tuple[str, str, str]) -> None:
+    old, new, _ = setup
+    items = write("items.yaml", "- {id: 2026-01-01, recurrence_90d: 3}\n- {id: 7, recurrence_90d: -1}\n")
+    document = json.loads(run("diff", old, new, "--items", str(items)).stdout)
+    assert document["transitions"][0]["examples"] == [{"id": "2026-01-01", "line": 1}]
+    assert document["errors"]["both"]["examples"][0]["id"] == 7

@@ -95,3 +95,4 @@ def test_summary_counts_and_plurals() -> None:
 
 def test_percent_never_rounds_something_to_nothing() -> None:
     assert (percent(1, 124590), percent(0, 10), percent(1, 8), percent(0, 0)) == ("<0.1%", "0.0%", "12.5%", "0%")
+    assert (percent(124589, 124590), percent(5, 5)) == (">99.9%", "100.0%")
