@@ -28,6 +28,7 @@ inputs:
   tags: {type: array, items: {type: string, enum: [vip, legacy]}}
   opened: date
   meta: object
+  ticket: {type: string, required: true}
 """
 HEADER = "rulebook: 1\nkind: classification\nname: generated\n" + INPUTS + "outcomes: {a: A, b: B, c: C}\n"
 
@@ -99,6 +100,7 @@ VALID = {
     "tags": st.lists(st.sampled_from(["vip", "legacy"]), max_size=3),
     "opened": st.sampled_from(["2025-12-31", "2026-03-01"]),
     "meta": st.one_of(st.just({}), st.just({"flag": True, "size": 3}), st.just({"flag": False, "size": 0})),
+    "ticket": st.sampled_from(["T-1", "T-2"]),  # required, and no rule reads it
 }
 DUBIOUS = {
     "kind": st.just("incidnt"),
@@ -176,7 +178,7 @@ def test_fast_form_agrees_with_the_interpreter(conditions: list[str], hit: str, 
 def test_the_fast_form_handles_clean_items_itself() -> None:
     policy = policy_with(["count >= 3 and level == 'high'", "'vip' in tags or funded"], "first")
     item = {"kind": "incident", "level": "high", "count": 4, "cost": 1.5, "funded": False, "title": "x",
-            "tags": ["vip"], "opened": "2026-01-01", "meta": {}}
+            "tags": ["vip"], "opened": "2026-01-01", "meta": {}, "ticket": "T-9"}
     assert policy.classifier.forms.decide(item) == 1
     assert policy.classifier.forms.decide_traced(item)[0] == 1
 

@@ -107,7 +107,8 @@ def test_stream_trace_records_equal_the_trace_objects() -> None:
                 continue
             assert decision_trace_record(decision) == trace_record(decision.trace)
     generated = policy_with(["count >= 3 and level == 'high'", "not funded or 'vip' in tags", "has(meta.flag)"], "collect")
-    for item in ({"count": 4, "level": "high", "funded": True, "tags": ["vip"], "meta": {}}, {"level": "low"}, {}):
+    for item in ({"count": 4, "level": "high", "funded": True, "tags": ["vip"], "meta": {}, "ticket": "T-1"},
+                 {"level": "low", "ticket": "T-2"}, {"ticket": "T-3"}):
         decision = generated.classify(item, trace=True)
         assert decision_trace_record(decision) == trace_record(decision.trace)
 

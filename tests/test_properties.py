@@ -14,6 +14,7 @@ from engine.sandbox import UNKNOWN
 
 from .conftest import POLICIES, policy_text
 from .test_compile import VALID, conditions, items, policy_with
+from .test_schema import edited
 
 DEFAULT = engine.load(str(POLICIES))
 FIELDS = [spec.name for spec in DEFAULT.classification.inputs]
@@ -125,7 +126,7 @@ def test_expressions_mean_what_simpleeval_says(condition: str, values: dict[str,
         expected: Any = bool(reference.eval(condition))
     except ArithmeticError:
         expected = "error"
-    item = {**values, "opened": "2026-01-01", "meta": {}}
+    item = {**values, "opened": "2026-01-01", "meta": {}, "ticket": "T-1"}
     try:
         result = policy.classify(item).rule == ("r1",)
     except ItemError:
@@ -187,8 +188,6 @@ def test_random_lines_through_gate_yield_one_record_each(batch: list[Any]) -> No
        value=json_values | stages)
 def test_random_edits_of_a_gates_policy_only_ever_raise_a_policy_error(path: list[Any], value: Any) -> None:
     import yaml
-
-    from .test_schema import edited
 
     document = edited(yaml.safe_load((POLICIES / "initiative-gates.yaml").read_text()), path, value)
     try:
