@@ -96,8 +96,9 @@ def validate(paths: tuple[str, ...], fmt: str, quiet: bool) -> None:
     PATH is a policy file or a folder (searched for .yaml/.yml files); without one, the
     policies shipped with Rulebook are checked. The structure is checked against
     schemas/policy.schema.json, then every expression, name, outcome, rule id and
-    priority, and for stage gates every stage, transition, roster group and quorum. All
-    problems in all files are reported in one run.
+    priority, and for stage gates every stage, transition, roster group and quorum. Test
+    files (kind: tests) are checked against the policies they test. All problems in all
+    files are reported in one run.
 
     \b
     Examples:
@@ -109,7 +110,7 @@ def validate(paths: tuple[str, ...], fmt: str, quiet: bool) -> None:
     from .render import diagnostic_record, format_diagnostics
     from .validate import check_paths
 
-    report = check_paths(list(paths) or [_default_policies()])
+    report = check_paths(list(paths) or [_default_policies()], tests=True)
     errors = report.errors
     if fmt == "json":
         import json
@@ -123,6 +124,10 @@ def validate(paths: tuple[str, ...], fmt: str, quiet: bool) -> None:
                  "sha256": p.sha256, "file": p.file,
                  **({"rules": len(p.rules)} if hasattr(p, "rules") else {"gates": len(p.gates)})}
                 for p in policies
+            ],
+            "tests": [
+                {"name": t.name, "file": t.file, "policy": list(t.policy_paths), "cases": len(t.cases)}
+                for t in (report.test_files if not errors else ())
             ],
         }
         click.echo(json.dumps(document, indent=2, ensure_ascii=False))
@@ -140,15 +145,20 @@ def _validation_summary(report: Any) -> str:
         return f"{counted(len(report.errors), 'error')} in {counted(len(files), 'file')}"
     policy_set = report.policy_set
     policies = policy_set.policies if policy_set else ()
+    tests = ""
+    if report.test_files:
+        cases = sum(len(test_file.cases) for test_file in report.test_files)
+        tests = f"{counted(len(report.test_files), 'test file')} ({counted(cases, 'case')})"
     if not policies:
-        return "no policies found"
+        return f"ok: {tests}" if tests else "no policies found"
     names = ", ".join(f"{p.name} {p.version or ''}".strip() for p in policies)
     counts = []
     if policy_set.classifications:
         counts.append(counted(sum(len(p.rules) for p in policy_set.classifications), "rule"))
     if policy_set.gate_policies:
         counts.append(counted(sum(len(p.gates) for p in policy_set.gate_policies), "gate"))
-    return f"ok: {counted(len(policies), 'policy', 'policies')} ({names}), {', '.join(counts)}"
+    summary = f"ok: {counted(len(policies), 'policy', 'policies')} ({names}), {', '.join(counts)}"
+    return summary + (f"; {tests}" if tests else "")
 
 
 # -- classify ---------------------------------------------------------------------------------------
