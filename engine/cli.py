@@ -607,7 +607,7 @@ def test_command(paths: tuple[str, ...], min_coverage: float | None, junit_path:
       rulebook test intake-cases.yaml --format json
 
     Exit status: 0 every case passed; 1 a case failed, coverage is below --min-coverage,
-    or a test file or tested policy is invalid (its problems go to stderr); 2 usage error.
+    or a test file or policy is invalid (its problems go to stderr); 2 usage error.
     """
     import json
 

@@ -26,6 +26,8 @@ from .evaluate import Decision
 from .gates import GateResult
 from .loader import Document, discover, read_file
 from .model import ClassificationPolicy, GatesPolicy
+from .validate import _order as diagnostic_order
+from .validate import check_documents
 from .validate_tests import TEST_KIND, TestsReport, check_test_documents
 
 PASSED, FAILED = "passed", "failed"
@@ -204,8 +206,12 @@ def run_tests(paths: str | Iterable[str]) -> TestRun:
 
 def collect(paths: list[str] | tuple[str, ...]) -> TestsReport:
     """Find the test documents under `paths` (files as given, folders searched recursively) and
-    check them (see `validate_tests.py`); documents of other kinds are passed over. A path that does not exist, or paths
-    that hold no test document, are a `UsageError`."""
+    check them, each against the policy set it names (see `validate_tests.py`).
+
+    The policies found under `paths` are checked too, file by file, so that a broken policy
+    beside the tests fails the run even when no test names it; other YAML is passed over. A
+    path that does not exist, or paths that hold no test and no problem, are a `UsageError`.
+    """
     files, problems = discover(paths)
     missing = [p for p in problems if p.code == "file-missing"]
     if missing:
@@ -217,15 +223,26 @@ def collect(paths: list[str] | tuple[str, ...]) -> TestsReport:
         docs, parse_problems = read_file(path)
         # a file that does not parse may be a test file: its cases must not silently go missing
         diagnostics.extend(parse_problems)
-        if parse_problems:
+        if parse_problems or docs:
             sources[path] = docs[0].text if docs else _text_of(path)
-        documents.extend(d for d in docs if isinstance(d.data, dict) and d.data.get("kind") == TEST_KIND)
+        documents.extend(d for d in docs if _kind(d) == TEST_KIND)
+        policies = [d for d in docs if _kind(d) not in (None, TEST_KIND)]
+        if policies:
+            diagnostics.extend(check_documents(policies).errors)
     if not documents and not diagnostics:
         raise UsageError(f"no test files (documents of 'kind: tests') in {listed(paths)}")
     report = check_test_documents(documents)
-    report.diagnostics = diagnostics + report.diagnostics
+    report.diagnostics = sorted(dict.fromkeys(diagnostics + report.diagnostics), key=diagnostic_order)
     report.sources.update(sources)
     return report
+
+
+def _kind(document: Document) -> str | None:
+    """A Rulebook document's kind (None for other YAML)."""
+    data = document.data
+    if not isinstance(data, dict) or ("kind" not in data and "rulebook" not in data):
+        return None
+    return str(data.get("kind"))
 
 
 def _text_of(path: str) -> str:

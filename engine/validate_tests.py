@@ -24,7 +24,7 @@ from .errors import Diagnostic, Span, UsageError, counted, did_you_mean, listed
 from .gates import RESULTS
 from .loader import Document, Path
 from .model import IMPLICIT_FIELDS, ClassificationPolicy, GatesPolicy
-from .validate import DocumentBuilder, Report, _schema_diagnostics, check_paths
+from .validate import DocumentBuilder, Report, _order, _schema_diagnostics, check_paths
 
 TEST_KIND = "tests"
 EXPECT_KEYS = ("expect", "expected")  # the second is another spelling of the first
@@ -88,7 +88,7 @@ def check_test_documents(documents: list[Document]) -> TestsReport:
     for report in sets.reports.values():
         sources.update(report.sources)
     diagnostics = list(dict.fromkeys(diagnostics))
-    diagnostics.sort(key=lambda d: (d.span.file, d.span.line, d.span.column) if d.span else ("", 0, 0))
+    diagnostics.sort(key=_order)
     return TestsReport(files, diagnostics, sources)
 
 

@@ -205,6 +205,19 @@ def test_paths_without_test_files_are_a_usage_error(write) -> None:
         run_tests(str(folder / "missing"))
 
 
+def test_a_broken_policy_among_the_paths_fails_the_run_even_when_no_test_names_it(write) -> None:
+    write("set/intake.yaml", policy_text(RULES))
+    write("set/tests/cases.yaml", cases_file("- {name: a, item: {}, expect: routine_ticket}", policy="../intake.yaml"))
+    draft = write("set/draft.yaml", policy_text(RULES.replace("outcome: initiative", "outcome: initiatve")).replace(
+        "test-policy", "draft"))
+    write("set/items.yaml", "- {id: A}\n- {id: B}\n")  # YAML that is no policy is passed over
+    with pytest.raises(PolicyError) as raised:
+        run_tests(str(write("set/.keep", "").parent))
+    assert [(Path(d.span.file).name, d.code) for d in raised.value.diagnostics] == [("draft.yaml", "unknown-outcome")]
+    with pytest.raises(PolicyError):
+        run_tests(str(draft))  # no test, but a problem: not a usage error
+
+
 def test_a_test_file_that_does_not_parse_is_reported_not_skipped(write) -> None:
     write("set/intake.yaml", policy_text(RULES))
     broken = write("set/tests/broken.yaml", "rulebook: 1\nkind: tests\ncases: [\n")
