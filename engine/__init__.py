@@ -7,6 +7,7 @@
     result = policy.gate(item)          # stage gates: pass, fail or not_applicable
     print(result.explain())
     change = engine.diff(policy, engine.load("next/"), items)   # what a new version changes
+    run = engine.run_tests("policies/tests")   # policy tests: run.passed, run.failed, run.coverage
 
 Names are imported on first use, so `import engine` (and the command line) stays quick.
 """
@@ -28,6 +29,8 @@ _EXPORTS = {
     "GateResult": ".gates",
     "diff": ".compare",
     "PolicyDiff": ".compare",
+    "run_tests": ".testrun",
+    "TestRun": ".testrun",
     "PolicyError": ".errors",
     "ItemError": ".errors",
     "UsageError": ".errors",

@@ -75,6 +75,7 @@ def cli() -> None:
       rulebook classify examples/items.jsonl
       rulebook explain examples/item.json
       rulebook gate examples/initiatives.jsonl
+      rulebook test
 
     \b
     Exit status: 0 success; 1 a policy is invalid or a check failed;
@@ -96,8 +97,9 @@ def validate(paths: tuple[str, ...], fmt: str, quiet: bool) -> None:
     PATH is a policy file or a folder (searched for .yaml/.yml files); without one, the
     policies shipped with Rulebook are checked. The structure is checked against
     schemas/policy.schema.json, then every expression, name, outcome, rule id and
-    priority, and for stage gates every stage, transition, roster group and quorum. All
-    problems in all files are reported in one run.
+    priority, and for stage gates every stage, transition, roster group and quorum. Test
+    files (kind: tests) are checked against the policies they test. All problems in all
+    files are reported in one run.
 
     \b
     Examples:
@@ -109,7 +111,7 @@ def validate(paths: tuple[str, ...], fmt: str, quiet: bool) -> None:
     from .render import diagnostic_record, format_diagnostics
     from .validate import check_paths
 
-    report = check_paths(list(paths) or [_default_policies()])
+    report = check_paths(list(paths) or [_default_policies()], tests=True)
     errors = report.errors
     if fmt == "json":
         import json
@@ -123,6 +125,10 @@ def validate(paths: tuple[str, ...], fmt: str, quiet: bool) -> None:
                  "sha256": p.sha256, "file": p.file,
                  **({"rules": len(p.rules)} if hasattr(p, "rules") else {"gates": len(p.gates)})}
                 for p in policies
+            ],
+            "tests": [
+                {"name": t.name, "file": t.file, "policy": list(t.policy_paths), "cases": len(t.cases)}
+                for t in (report.test_files if not errors else ())
             ],
         }
         click.echo(json.dumps(document, indent=2, ensure_ascii=False))
@@ -140,15 +146,20 @@ def _validation_summary(report: Any) -> str:
         return f"{counted(len(report.errors), 'error')} in {counted(len(files), 'file')}"
     policy_set = report.policy_set
     policies = policy_set.policies if policy_set else ()
+    tests = ""
+    if report.test_files:
+        cases = sum(len(test_file.cases) for test_file in report.test_files)
+        tests = f"{counted(len(report.test_files), 'test file')} ({counted(cases, 'case')})"
     if not policies:
-        return "no policies found"
+        return f"ok: {tests}" if tests else "no policies found"
     names = ", ".join(f"{p.name} {p.version or ''}".strip() for p in policies)
     counts = []
     if policy_set.classifications:
         counts.append(counted(sum(len(p.rules) for p in policy_set.classifications), "rule"))
     if policy_set.gate_policies:
         counts.append(counted(sum(len(p.gates) for p in policy_set.gate_policies), "gate"))
-    return f"ok: {counted(len(policies), 'policy', 'policies')} ({names}), {', '.join(counts)}"
+    summary = f"ok: {counted(len(policies), 'policy', 'policies')} ({names}), {', '.join(counts)}"
+    return summary + (f"; {tests}" if tests else "")
 
 
 # -- classify ---------------------------------------------------------------------------------------
@@ -562,6 +573,72 @@ def _diff_report(result: Any, fmt: str, examples: bool) -> str:
 
         return encode_indented(diff_record(result)).decode("utf-8") + "\n"
     return (diff_markdown if fmt == "markdown" else diff_text)(result, examples)
+
+
+# -- test -------------------------------------------------------------------------------------------
+
+
+@cli.command(name="test", context_settings=CONTEXT)
+@click.argument("paths", nargs=-1, metavar="[PATH]...")
+@click.option("--min-coverage", type=click.FloatRange(0, 100), metavar="PCT",
+              help="Fail when the cases exercise less than PCT percent of the tested rules, defaults and "
+                   "gate criteria.")
+@click.option("--junit", "junit_path", metavar="FILE",
+              help="Also write the results as JUnit XML to FILE, for CI systems.")
+@click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="The report as text, or as one JSON document.")
+@click.option("--quiet", "-q", is_flag=True, help="Leave out the cases that passed.")
+def test_command(paths: tuple[str, ...], min_coverage: float | None, junit_path: str | None, fmt: str,
+                 quiet: bool) -> None:
+    """Run policy tests: agreed cases that say what the policies must decide.
+
+    PATH is a test file or a folder, searched for YAML documents of 'kind: tests'; without
+    one, the tests shipped with the default policies run. Each test file names the policy
+    set it tests; each case gives an item and the expected outcome and rule, gate result
+    and unmet criteria, or error. A line per case, then every failure with its FILE:LINE,
+    expected and actual values and the explanation of the actual decision; then the rules,
+    defaults and gate criteria no case exercised (coverage); last, 'N passed, N failed'.
+
+    \b
+    Examples:
+      rulebook test
+      rulebook test policies/tests/ --min-coverage 100
+      rulebook test tests/policy/ --junit policy-tests.xml
+      rulebook test intake-cases.yaml --format json
+
+    Exit status: 0 every case passed; 1 a case failed, coverage is below --min-coverage,
+    or a test file or policy is invalid (its problems go to stderr); 2 usage error.
+    """
+    import json
+
+    from .render import format_diagnostics
+    from .render_tests import json_report, junit_xml, text_report
+    from .testrun import collect, run_files
+
+    try:
+        report = collect(list(paths) or [_default_policies()])
+    except UsageError as error:
+        _usage(str(error))
+    if report.diagnostics:
+        click.echo(format_diagnostics(report.diagnostics, report.sources), err=True)
+    if report.errors:
+        files = {d.span.file for d in report.errors if d.span}
+        click.echo(f"rulebook: {counted(len(report.errors), 'error')} in {counted(len(files), 'file')}; "
+                   "no case was run", err=True)
+        sys.exit(ExitCode.FAILED)
+    run = run_files(report)
+    if junit_path is not None:
+        try:
+            with open(junit_path, "wb") as handle:
+                handle.write(junit_xml(run))
+        except OSError as error:
+            _usage(f"cannot write '{junit_path}': {error.strerror or error}")
+    if fmt == "json":
+        click.echo(json.dumps(json_report(run, min_coverage), indent=2, ensure_ascii=False))
+    else:
+        click.echo(text_report(run, quiet=quiet, min_coverage=min_coverage), nl=False)
+    below = min_coverage is not None and run.coverage.percent < min_coverage
+    sys.exit(ExitCode.OK if run.ok and not below else ExitCode.FAILED)
 
 
 # -- helpers ----------------------------------------------------------------------------------------

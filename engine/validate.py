@@ -84,6 +84,8 @@ class Report:
     policy_set: PolicySet | None
     diagnostics: list[Diagnostic]
     sources: dict[str, str]  # file -> text, for showing the offending line
+    test_documents: list[Document] = field(default_factory=list)  # `kind: tests`, set aside unchecked
+    test_files: list[Any] = field(default_factory=list)  # validate_tests.TestFile, when asked to check them
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -94,11 +96,14 @@ class Report:
         return [d for d in self.diagnostics if d.severity == "warning"]
 
 
-def check_paths(paths: list[str] | tuple[str, ...], names: dict[str, str] | None = None) -> Report:
+def check_paths(paths: list[str] | tuple[str, ...], names: dict[str, str] | None = None, *,
+                tests: bool = False) -> Report:
     """Check every policy file under `paths`; never raises for problems in the policies.
 
     `names` maps a file's path (normalised) to the name diagnostics and spans give it (a copy
-    of a file at a git revision is shown as `REF:path`)."""
+    of a file at a git revision is shown as `REF:path`). Test documents (`kind: tests`) are
+    set aside; with `tests` they are checked too, each against the policy set it names (see
+    `validate_tests.py`)."""
     files, diagnostics = discover(paths)
     documents: list[Document] = []
     sources: dict[str, str] = {}
@@ -118,6 +123,14 @@ def check_paths(paths: list[str] | tuple[str, ...], names: dict[str, str] | None
     report = check_documents(documents)
     report.diagnostics[:0] = diagnostics
     report.sources.update(sources)
+    if tests and report.test_documents:
+        from .validate_tests import check_test_documents
+
+        checked = check_test_documents(report.test_documents)
+        report.test_files = list(checked.files)
+        report.sources.update(checked.sources)
+        # a tested policy in the same folder is checked twice; its problems are reported once
+        report.diagnostics = list(dict.fromkeys(report.diagnostics + checked.diagnostics))
     report.diagnostics.sort(key=_order)
     if report.errors:
         report.policy_set = None
@@ -134,6 +147,7 @@ def check_documents(documents: list[Document]) -> Report:
     gate_policies: list[GatesPolicy] = []
     gate_documents: list[tuple[Document, bool]] = []
     kept: list[Document] = []
+    test_documents: list[Document] = []
     names: dict[str, Span] = {}
 
     def named(policy: Any, document: Document) -> bool:
@@ -171,6 +185,10 @@ def check_documents(documents: list[Document]) -> Report:
                 )
             )
             continue
+        if data.get("kind") == "tests":
+            # agreed cases for `rulebook test`, not policy: deciding items never reads them
+            test_documents.append(document)
+            continue
         kept.append(document)
         problems = list(_schema_diagnostics(document))
         diagnostics.extend(problems)
@@ -195,7 +213,7 @@ def check_documents(documents: list[Document]) -> Report:
     errors = [d for d in diagnostics if d.severity == "error"]
     policy_set = None if errors else PolicySet(tuple(classifications), (), tuple(kept), tuple(gate_policies))
     sources = {d.file: d.text for d in documents}
-    return Report(policy_set, diagnostics, sources)
+    return Report(policy_set, diagnostics, sources, test_documents)
 
 
 def load_policy_set(paths: list[str] | tuple[str, ...]) -> PolicySet:

@@ -322,6 +322,80 @@ def test_validate_reports_both_kinds(write) -> None:
         ("test-gates", "gates", None, 3), ("test-policy", "classification", 1, None)]
 
 
+# -- test ---------------------------------------------------------------------------------------------
+
+
+def test_rulebook_test_runs_the_shipped_tests_with_full_coverage() -> None:
+    result = run("test", "--min-coverage", "100")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[-1] == "35 passed, 0 failed"
+    assert "Coverage: 25 of 25 rules, defaults and gate criteria exercised (100%)" in lines
+    assert result.stderr == ""
+
+
+@pytest.fixture
+def failing_tests(write) -> Path:
+    write("set/intake.yaml", policy_text(RULES))
+    return write("set/tests/cases.yaml", "rulebook: 1\nkind: tests\nname: agreed\npolicy: ..\ncases:\n"
+                 "  - {name: recurs, item: {recurrence_90d: 3}, expect: {outcome: process_improvement, rule: recurring}}\n"
+                 "  - {name: wrong, item: {recurrence_90d: 1}, expect: process_improvement}\n")
+
+
+def test_rulebook_test_exits_1_on_a_failing_case_and_counts_in_the_last_line(failing_tests: Path) -> None:
+    result = run("test", str(failing_tests))
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[-1].split() == ["1", "passed,", "1", "failed"]
+    assert f"FAIL {failing_tests}:7: wrong" in result.stdout
+    quiet = run("test", str(failing_tests), "-q").stdout.splitlines()
+    assert quiet[0] == (f"FAIL  {failing_tests}:7: wrong: expected outcome process_improvement; "
+                        "got outcome routine_ticket, rule (default)")
+
+
+def test_rulebook_test_min_coverage(write) -> None:
+    path = write("set/tests/cases.yaml", "rulebook: 1\nkind: tests\npolicy: ..\ncases:\n"
+                 "  - {name: recurs, item: {recurrence_90d: 3}, expect: process_improvement}\n")
+    write("set/intake.yaml", policy_text(RULES))
+    below = run("test", str(path), "--min-coverage", "60")
+    assert below.exit_code == 1 and "FAIL: coverage 50% is below the required 60% (--min-coverage)" in below.stdout
+    assert below.stdout.splitlines()[-1] == "1 passed, 0 failed"
+    assert run("test", str(path), "--min-coverage", "50").exit_code == 0
+    assert run("test", str(path), "--min-coverage", "101").exit_code == 2
+
+
+def test_rulebook_test_writes_junit_xml(failing_tests: Path, tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    report = tmp_path / "report.xml"
+    result = run("test", str(failing_tests), "--junit", str(report))
+    assert result.exit_code == 1
+    suite = ET.parse(report).getroot().find("testsuite")
+    assert [(c.get("name"), c.find("failure") is not None) for c in suite.findall("testcase")] == [
+        ("recurs", False), ("wrong", True)]
+    unwritable = run("test", str(failing_tests), "--junit", str(tmp_path / "no" / "such" / "folder.xml"))
+    assert unwritable.exit_code == 2 and "cannot write" in unwritable.stderr
+
+
+def test_rulebook_test_json(failing_tests: Path) -> None:
+    result = run("test", str(failing_tests), "--format", "json")
+    document = json.loads(result.stdout)
+    assert result.exit_code == 1 and (document["passed"], document["failed"]) == (1, 1)
+
+
+def test_rulebook_test_with_an_invalid_test_file_exits_1_and_runs_nothing(failing_tests: Path) -> None:
+    failing_tests.write_text(failing_tests.read_text().replace("rule: recurring", "rule: recuring"))
+    result = run("test", str(failing_tests))
+    assert result.exit_code == 1 and result.stdout == ""
+    assert f"{failing_tests}:6:92: error: 'recuring' is not a rule of 'test-policy'" in result.stderr
+    assert result.stderr.rstrip().endswith("rulebook: 1 error in 1 file; no case was run")
+
+
+def test_rulebook_test_usage_errors_exit_2(policy: Path, tmp_path: Path) -> None:
+    assert run("test", str(tmp_path / "missing")).exit_code == 2
+    result = run("test", str(policy))
+    assert result.exit_code == 2 and "no test files" in result.stderr
+
+
 # -- help ---------------------------------------------------------------------------------------------
 
 
