@@ -299,7 +299,7 @@ def _run_stream(decider: Any, source: IO[bytes], input_format: str, fmt: str, id
     with _Progress(enabled=not quiet) as progress:
         if jobs > 1:
             tally = run_parallel(make_decider, source, sys.stdout.buffer, jobs, id_field=id_field, trace=with_trace,
-                                 progress=progress)
+                                 progress=progress, decider=decider)
         else:
             tally = run(decider, source, input_format, fmt, sys.stdout.buffer, id_field=id_field, trace=with_trace,
                         progress=progress, kind=kind)

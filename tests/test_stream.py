@@ -12,7 +12,7 @@ import pytest
 
 import engine
 from engine.api import classifier_for
-from engine.stream import blocks, run, run_parallel
+from engine.stream import blocks, file_blocks, run, run_parallel
 
 from .conftest import POLICIES
 
@@ -44,6 +44,44 @@ def test_several_processes_write_what_one_writes(trace: bool) -> None:
     assert [e["line"] for e in errors] == [18, 124, 251]
 
 
+@pytest.mark.parametrize("trace", [False, True])
+@pytest.mark.parametrize("to_file", [False, True])
+def test_several_processes_reading_a_file_write_what_one_writes(tmp_path, monkeypatch, trace: bool,
+                                                                to_file: bool) -> None:
+    # Workers read their blocks from the file and number them from 1; the blocks with errors
+    # are decided again once their first line is known, so the error records say the right line.
+    import tempfile
+
+    items = tmp_path / "items.jsonl"
+    items.write_bytes(DATA)
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool))
+    out_path = tmp_path / "out.jsonl"
+    with open(items, "rb") as source, (open(out_path, "w+b") if to_file else io.BytesIO()) as out:
+        tally = run_parallel(functools.partial(classifier_for, [str(POLICIES)]), source, out, 2, trace=trace,
+                             block_bytes=700, decider=engine.load(str(POLICIES)).classifier)
+        out.seek(0)
+        written = out.read()
+    assert (written, (tally.items, tally.rejected, dict(tally.labels))) == single(trace=trace)
+    errors = [json.loads(line) for line in written.splitlines() if b'"error"' in line]
+    assert [e["line"] for e in errors] == [18, 124, 251]
+    assert list(spool.iterdir()) == []  # the workers' output files are gone
+
+
+def test_file_blocks_cut_the_file_after_whole_lines(tmp_path) -> None:
+    data = b"skip\n" + b"a\nbb\nccc\n" + b"x" * 50 + b"\n" + b"y" * 9 + b"\nlast"
+    path = tmp_path / "items.jsonl"
+    path.write_bytes(data)
+    with open(path, "rb") as source:
+        parts = list(file_blocks(source.fileno(), 5, 4))
+    assert parts[0][0] == 5 and sum(length for _, length in parts) == len(data) - 5
+    assert [offset for offset, _ in parts[1:]] == [offset + length for offset, length in parts[:-1]]
+    pieces = [data[offset:offset + length] for offset, length in parts]
+    assert all(piece.endswith(b"\n") for piece in pieces[:-1]) and pieces[-1] == b"last"
+    assert b"x" * 50 + b"\n" in pieces  # a line longer than a block stays whole
+
+
 def test_blocks_are_whole_lines_with_their_first_line_number() -> None:
     parts = list(blocks(io.BytesIO(b"a\nbb\nccc\n" + b"x" * 50 + b"\nlast"), 4))
     assert b"".join(block for block, _ in parts) == b"a\nbb\nccc\n" + b"x" * 50 + b"\nlast"
@@ -61,6 +99,24 @@ def test_the_command_with_jobs_gives_the_same_output(tmp_path) -> None:
     two = subprocess.run(command + ["--jobs", "2"], input=DATA, capture_output=True, check=False)
     assert one.returncode == two.returncode == 3
     assert one.stdout == two.stdout and len(one.stdout.splitlines()) == 299
+
+
+def test_the_command_with_jobs_reading_a_large_file_gives_the_same_output(tmp_path) -> None:
+    # Large enough (over 4 MB) for --jobs to start workers, with errors far into the file.
+    lines = LINES * 200
+    path = tmp_path / "items.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    command = [sys.executable, "-m", "engine", "classify", str(path), "--policy", str(POLICIES), "--quiet"]
+    outputs = []
+    for jobs in ("1", "2"):
+        with open(tmp_path / f"out{jobs}.jsonl", "wb") as out:
+            result = subprocess.run(command + ["--jobs", jobs], stdout=out, stderr=subprocess.PIPE, check=False)
+        assert result.returncode == 3, result.stderr
+        outputs.append((tmp_path / f"out{jobs}.jsonl").read_bytes())
+    assert path.stat().st_size > 4 << 20
+    assert outputs[0] == outputs[1]
+    errors = [json.loads(line)["line"] for line in outputs[1].splitlines() if b'"error"' in line]
+    assert errors[-1] == 199 * 300 + 251 and len(errors) == 3 * 200
 
 
 def test_jobs_needs_jsonl_in_and_out() -> None:
