@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -77,6 +79,24 @@ def run(*args: str, input: str | bytes | None = None) -> Result:
     from engine.cli import cli
 
     return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+
+
+def shell_environment(bin_dir: Path) -> dict[str, str]:
+    """An environment for commands run through a shell, as documented (`rulebook ...`,
+    `python ...`), in which `rulebook` is the engine of this checkout run by the interpreter
+    running the tests, whatever other copy a PATH holds."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    script = bin_dir / "rulebook"
+    script.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m engine "$@"\n')
+    script.chmod(0o755)
+    path = os.pathsep.join([str(bin_dir), os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+    return dict(checkout_environment(), PATH=path, COLUMNS="200")
+
+
+def checkout_environment() -> dict[str, str]:
+    """An environment in which `python -m engine` imports this checkout from any folder."""
+    python_path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    return dict(os.environ, PYTHONPATH=python_path)
 
 
 def jsonl(text: str) -> list[dict[str, Any]]:

@@ -11,11 +11,9 @@ tests check what they would be given instead.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,8 @@ import yaml
 from simpleeval import simple_eval
 
 from engine.api import load
+
+from .conftest import shell_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW = ROOT / "examples" / "ci" / "policies.yml"
@@ -142,8 +142,7 @@ def run_job(checkout: Path, event: str, head_repository: str = REPOSITORY) -> Jo
 
 def run_script(job: JobRun, name: str, script: str, environment: dict[str, str], checkout: Path,
                summary: Path) -> str:
-    env = dict(os.environ, **environment, GITHUB_STEP_SUMMARY=str(summary), COLUMNS="200",
-               PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+    env = dict(shell_environment(checkout.parent / "bin"), **environment, GITHUB_STEP_SUMMARY=str(summary))
     # The shell GitHub Actions uses for `run` on Linux.
     result = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script], cwd=checkout,
                             env=env, capture_output=True, text=True, check=False)

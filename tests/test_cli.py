@@ -13,7 +13,7 @@ import pytest
 
 from engine.cli import cli
 
-from .conftest import POLICIES, ROOT, gates_text, jsonl, policy_text, run
+from .conftest import POLICIES, ROOT, checkout_environment, gates_text, jsonl, policy_text, run
 
 RULES = """
 - id: recurring
@@ -437,7 +437,7 @@ def test_installed_command_finds_the_shipped_policies_from_any_folder(tmp_path: 
 
 def test_python_dash_m_engine(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "engine", "validate", str(POLICIES)], capture_output=True,
-                            cwd=tmp_path, check=False, text=True)
+                            cwd=tmp_path, env=checkout_environment(), check=False, text=True)
     assert result.returncode == 0 and result.stdout.startswith("ok:")
 
 

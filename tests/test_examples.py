@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import collections
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 import engine
 
-from .conftest import EXAMPLES, POLICIES, ROOT
+from .conftest import EXAMPLES, POLICIES, ROOT, shell_environment
 
 
 def test_every_shipped_policy_is_valid() -> None:
@@ -142,10 +140,9 @@ DOCS = [(doc, index) for doc in ("README.md", "examples/README.md") for index in
 
 
 @pytest.mark.parametrize("doc, index", DOCS)
-def test_documented_commands_print_what_the_documentation_shows(doc: str, index: int) -> None:
+def test_documented_commands_print_what_the_documentation_shows(doc: str, index: int, tmp_path: Path) -> None:
     script, expected = console_blocks(ROOT / doc)[index]
-    environment = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
-                       COLUMNS="200")
+    environment = shell_environment(tmp_path / "bin")
     result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, cwd=ROOT, env=environment, check=False)
     actual = (result.stdout + result.stderr).splitlines()
     for line in expected:
