@@ -11,8 +11,10 @@ Two forms run the same checked expressions:
   other operations go through the sandbox helpers), that checks the item's declared inputs
   inline and evaluates the rules in hit-policy order. It handles the common case (every
   field it needs present and valid); anything else raises and the item takes the careful
-  path. A second generated function does the same while capturing every condition node's
-  value, for traces at nearly the same speed.
+  path. A second generated function does the same while recording the checked inputs it
+  read; a third replays the rules over those recorded inputs to give every condition node's
+  value (conditions are pure functions of the inputs), so a traced decision costs little
+  more than an untraced one and the node values are computed only for traces someone reads.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
+
+import msgspec
 
 from . import sandbox
 from .expressions import NUMERIC, Checked
@@ -271,8 +275,10 @@ class FastForms:
     """The generated functions of one classification policy, and their source for review."""
 
     decide: Callable[[Any], Any]  # item -> rule number (0: none) or tuple of rule numbers
-    # item -> (result, then each condition node's value, then each input's checked value or ABSENT)
+    # item -> Recorded(verdict, each input's checked value or ABSENT as v0.., each has() as h0..)
     decide_traced: Callable[[Any], tuple[Any, ...]]
+    # what decide_traced recorded -> each condition node's value (None: not evaluated)
+    replay: Callable[[tuple[Any, ...]], tuple[Any, ...]]
     source: str
     # items -> one verdict (or what `careful` returns) per item: the loop is part of the code
     decide_many: Callable[[Any, Callable[[Any], Any]], list[Any]] | None = None
@@ -302,8 +308,8 @@ def generate(policy: ClassificationPolicy, verdicts: Sequence[Any], settle: Call
     generator = _Generator(policy, verdicts=verdicts)
     source = generator.module()
     namespace = _run(source, generator, policy, settle=settle, careful=careful)
-    forms = FastForms(namespace["decide"], namespace["decide_traced"], source, namespace["decide_many"],
-                      namespace["decide_verdict"])
+    forms = FastForms(namespace["decide"], namespace["decide_traced"], namespace["replay"], source,
+                      namespace["decide_many"], namespace["decide_verdict"])
     fields = record_fields(policy)
     if fields is None:
         return forms
@@ -417,6 +423,10 @@ class _Generator:
             from .jsonio import UNSET
 
             namespace["UNSET"] = UNSET
+        else:
+            # what a traced decision records; one per decision, so a record the garbage
+            # collector does not track (it holds item values, and nothing in them refers back)
+            namespace["Recorded"] = msgspec.defstruct("Recorded", ["verdict", *self.recorded_names()], gc=False)
         return namespace
 
     # -- module
@@ -425,24 +435,35 @@ class _Generator:
         loads = self.load_inputs()
         order = rule_order(self.policy)
         if self.record:
-            return self.function("decide_record", loads, order, traced=False) + "\n"
-        fast = self.function("decide", loads, order, traced=False)
-        traced = self.function("decide_traced", loads, order, traced=True)
-        single = self.verdict_function(loads, order, batch=False)
-        batch = self.verdict_function(loads, order, batch=True)
-        return "\n\n".join((fast, traced, single, batch)) + "\n"
+            return self.function("decide_record", loads, order) + "\n"
+        fast = self.function("decide", loads, order)
+        traced = self.verdict_function(loads, order, form="traced")
+        replay = self.replay_function(order)
+        single = self.verdict_function(loads, order, form="single")
+        batch = self.verdict_function(loads, order, form="batch")
+        return "\n\n".join((fast, traced, replay, single, batch)) + "\n"
 
-    def verdict_function(self, loads: list[str], order: tuple[Rule, ...], batch: bool) -> str:
-        """`decide_verdict(it)`, or `decide_many(items, careful)` with the loop over the items
-        inside: the rules of `decide`, giving each rule's verdict object; an item the code
-        declines is handed to `careful`."""
-        if batch:
+    def recorded_names(self) -> list[str]:
+        """The locals a traced decision records: every input's checked value, then each has()."""
+        return [f"v{number}" for number in range(len(self.policy.inputs))] + [
+            self.has_locals[name] for name in sorted(self.tested)
+        ]
+
+    def verdict_function(self, loads: list[str], order: tuple[Rule, ...], form: str) -> str:
+        """The rules of `decide`, giving each rule's verdict object: `decide_verdict(it)`;
+        `decide_many(items, careful)` with the loop over the items inside; or
+        `decide_traced(it)`, which gives `Recorded(verdict, *recorded_names)`. The first two hand an
+        item the code declines to `careful`; `decide_traced` lets the exception out."""
+        if form == "batch":
             lines = ["def decide_many(items, careful):", "    out = []", "    append = out.append", "    for it in items:",
                      "        try:"]
             indent, give, after = "            ", "append({})", ["continue"]
-        else:
+        elif form == "single":
             lines = ["def decide_verdict(it):", "    try:"]
             indent, give, after = "        ", "return {}", []
+        else:
+            lines = ["def decide_traced(it):"]
+            indent, give, after = "    ", "return Recorded(" + ", ".join(["{}", *self.recorded_names()]) + ")", []
         lines += [indent + line for line in loads]
         results = [self.constant(verdict, "V", shared=False) if verdict is not None else None for verdict in self.verdicts]
         if self.policy.hit in ("first", "priority"):
@@ -457,33 +478,48 @@ class _Generator:
                 lines.append(f"{indent}if {self.condition(rule.when, False)}:")
                 lines.append(f"{indent}    hits.append({rule.index})")
             lines.append(indent + give.format("settle(tuple(hits))"))
-        handler = "    " if not batch else "        "
-        lines += [f"{handler}except Exception:", f"{handler}    {give.format('careful(it)')}"]
-        if batch:
+        if form != "traced":
+            handler = "    " if form == "single" else "        "
+            lines += [f"{handler}except Exception:", f"{handler}    {give.format('careful(it)')}"]
+        if form == "batch":
             lines.append("    return out")
         return "\n".join(lines)
 
-    def function(self, name: str, loads: list[str], order: tuple[Rule, ...], traced: bool) -> str:
+    def replay_function(self, order: tuple[Rule, ...]) -> str:
+        """`replay(recorded)`: each condition node's value, from what `decide_traced` recorded.
+        Conditions are pure functions of the checked inputs, so evaluating the same rules over
+        the recorded values again gives exactly the values the decision saw; recording only the
+        inputs keeps a traced decision nearly as cheap as an untraced one."""
+        lines = ["def replay(recorded):"] + [f"    {name} = recorded.{name}" for name in self.recorded_names()]
+        nodes = [f"n{c.node_id}" for c in self.policy.conditions]
+        for chunk in range(0, len(nodes), 50):
+            lines.append("    " + " = ".join(nodes[chunk:chunk + 50]) + " = None")
+        every = "(" + "".join(f"{node}, " for node in nodes) + ")"
+        single = self.policy.hit in ("first", "priority")
+        for rule in order:
+            if single:
+                lines += [f"    if {self.condition(rule.when, True)}:", f"        return {every}"]
+            else:
+                lines.append(f"    {self.condition(rule.when, True)}")
+        lines.append(f"    return {every}")
+        return "\n".join(lines)
+
+    def function(self, name: str, loads: list[str], order: tuple[Rule, ...]) -> str:
+        """`decide(it)` (or `decide_record`): the number of the deciding rule (0: none), or for
+        `unique` and `collect` the tuple of matching rule numbers."""
         lines = [f"def {name}(it):"]
         lines += ["    " + line for line in loads]
-        nodes = [f"n{c.node_id}" for c in self.policy.conditions]
-        if traced and nodes:
-            for chunk in range(0, len(nodes), 50):
-                lines.append("    " + " = ".join(nodes[chunk:chunk + 50]) + " = None")
-        values = [f"v{number}" for number in range(len(self.policy.inputs))]
-        trace = ", ".join(nodes + values) if traced else ""  # one flat tuple: the fewest objects
         if self.policy.hit in ("first", "priority"):
             for rule in order:
-                result = f"{rule.index}, {trace}" if traced else f"{rule.index}"
-                lines.append(f"    if {self.condition(rule.when, traced)}:")
-                lines.append(f"        return {result}")
-            lines.append(f"    return 0, {trace}" if traced else "    return 0")
+                lines.append(f"    if {self.condition(rule.when, False)}:")
+                lines.append(f"        return {rule.index}")
+            lines.append("    return 0")
         else:
             lines.append("    hits = []")
             for rule in order:
-                lines.append(f"    if {self.condition(rule.when, traced)}:")
+                lines.append(f"    if {self.condition(rule.when, False)}:")
                 lines.append(f"        hits.append({rule.index})")
-            lines.append(f"    return tuple(hits), {trace}" if traced else "    return tuple(hits)")
+            lines.append("    return tuple(hits)")
         return "\n".join(lines)
 
     # -- inputs

@@ -4,8 +4,9 @@ An item first takes the fast form; if that cannot decide it (a field missing, a 
 as declared, an expression error) the item is checked field by field and evaluated by the
 three-valued interpreter, which either decides it or names precisely what is wrong. Both
 paths give the same decision for every item the fast form accepts (the tests hold them to
-it). Traces are data: the value of every condition node plus the item's checked inputs;
-the readable tree (`Trace`) is built from them only when someone asks.
+it). Traces are data: the item's checked inputs, from which the value of every condition
+node follows (the careful path records the node values as it goes); the readable tree
+(`Trace`) is built from them only when someone asks.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from msgspec.structs import astuple
 
 from .compile import ConditionError, ConditionProgram, generate, rule_order
 from .errors import ItemError
@@ -41,6 +44,13 @@ class Verdict:
     def is_default(self) -> bool:
         return not self.rules
 
+    # a verdict unpacks as (outcome, rule): `outcome, rule = policy.decide(item)`
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.outcome, self.rule))
+
+    def __getitem__(self, index: int) -> Any:
+        return (self.outcome, self.rule)[index]
+
 
 class Decision(Record, gc=False):
     """The decision for one item: the verdict, the item's id and line, and its trace.
@@ -56,7 +66,7 @@ class Decision(Record, gc=False):
     _trace: Trace | None = None
     _classifier: Classifier | None = None
     _item: Any = None
-    _recorded: tuple[Any, ...] | None = None  # what the evaluation recorded, for the trace
+    _recorded: Any = None  # what the evaluation recorded, for the trace (see Classifier.unpack)
 
     @property
     def outcome(self) -> Any:
@@ -102,6 +112,13 @@ class Decision(Record, gc=False):
 
     def __repr__(self) -> str:
         return f"Decision(id={self.item_id!r}, outcome={self.outcome!r}, rule={self.rule!r})"
+
+    # like its verdict, a decision unpacks as (outcome, rule)
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.verdict)
+
+    def __getitem__(self, index: int) -> Any:
+        return self.verdict[index]
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Decision):
@@ -246,7 +263,12 @@ class Classifier:
         item_id = item.get(id_field) if isinstance(item, dict) else None
         try:
             if trace:
-                verdict, recorded = self._traced(item)
+                try:
+                    recorded = self.forms.decide_traced(item)
+                    verdict = recorded.verdict
+                except Exception:  # the fast form declines anything unusual by raising
+                    recorded = self.careful(item)
+                    verdict = self.verdict(recorded[0])
                 return Decision(item_id, verdict, self.ref, line, None, self, item, recorded)
             return Decision(item_id, self.decide(item), self.ref, line, None, self, item)
         except ItemError as error:
@@ -363,32 +385,24 @@ class Classifier:
             self.verdict(result, tuple(unknown))  # raises with the names of the missing fields
         return result, nodes, checked
 
-    def _traced(self, item: Any) -> tuple[Verdict, tuple[Any, ...]]:
-        """The verdict, and what the evaluation recorded: the fast form's flat tuple (result,
-        each condition node's value, each input's checked value), or the careful path's
-        (result, node values, checked inputs)."""
-        try:
-            recorded = self.forms.decide_traced(item)
-        except Exception:
-            recorded = self.careful(item)
-        return self.verdict(recorded[0]), recorded
-
     def trace(self, item: Any) -> Trace:
         """The trace of the decision for `item` (raises `ItemError` if it cannot be decided)."""
-        verdict, recorded = self._traced(item)
-        return self.build_trace(verdict, item, recorded)
+        decision = self.classify(item, trace=True)
+        return self.build_trace(decision.verdict, item, decision._recorded)
 
-    def build_trace(self, verdict: Verdict, item: Any, recorded: tuple[Any, ...]) -> Trace:
+    def build_trace(self, verdict: Verdict, item: Any, recorded: Any) -> Trace:
         """The readable trace from what an evaluation recorded."""
         nodes, checked = self.unpack(item, recorded)
         return self._build_trace(verdict, nodes, checked)
 
-    def unpack(self, item: Any, recorded: tuple[Any, ...]) -> tuple[Any, CheckedItem]:
-        """(node values, checked inputs) from either path's record of an evaluation."""
-        if len(recorded) == 3 and isinstance(recorded[2], CheckedItem):
+    def unpack(self, item: Any, recorded: Any) -> tuple[Any, CheckedItem]:
+        """(node values, checked inputs) from either path's record of an evaluation: the fast
+        form's (verdict, each input's checked value, each has()), whose node values are
+        replayed from those inputs, or the careful path's (result, node values, checked inputs)."""
+        if isinstance(recorded, tuple):
             return recorded[1], recorded[2]
-        nodes = recorded[1:1 + self.slots]
-        return nodes, self._checked_from(item, recorded[1 + self.slots:])
+        values = astuple(recorded)[1:1 + len(self.policy.inputs)]
+        return self.forms.replay(recorded), self._checked_from(item, values)
 
     def _checked_from(self, item: Any, values: tuple[Any, ...]) -> CheckedItem:
         """The checked inputs of an item the fast form accepted, from the values it read."""

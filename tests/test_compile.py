@@ -147,8 +147,9 @@ def check_agreement(classifier: Classifier, item: dict[str, Any]) -> None:
         recorded = classifier.forms.decide_traced(item)
     except Exception:
         return
+    assert expected_result != "error", (item, expected_nodes)
     nodes, values = classifier.unpack(item, recorded)
-    assert (recorded[0], tuple(nodes)) == (expected_result, expected_nodes), item
+    assert (recorded.verdict, tuple(nodes)) == (classifier.verdict(expected_result), expected_nodes), item
     assert values == checked, item
 
 
@@ -180,7 +181,7 @@ def test_the_fast_form_handles_clean_items_itself() -> None:
     item = {"kind": "incident", "level": "high", "count": 4, "cost": 1.5, "funded": False, "title": "x",
             "tags": ["vip"], "opened": "2026-01-01", "meta": {}, "ticket": "T-9"}
     assert policy.classifier.forms.decide(item) == 1
-    assert policy.classifier.forms.decide_traced(item)[0] == 1
+    assert policy.classifier.forms.decide_traced(item).verdict is policy.classifier.verdicts[1]
 
 
 @pytest.mark.parametrize("owner", ["{type: string, required: true}", "{type: string, enum: [ops, dev], required: true}",
@@ -208,7 +209,7 @@ def test_a_required_input_that_no_rule_reads_is_still_required(owner: str) -> No
 ALLOWED_NAMES = {
     "it", "hits", "decide", "decide_traced", "decide_record", "get", "append", "lower", "upper", "type", "int", "float",
     "str", "tuple", "len", "INF", "ABSENT", "UNSET", "Bail", "True", "False", "None", "decide_many", "items", "careful",
-    "out", "settle", "Exception", "decide_verdict",
+    "out", "settle", "Exception", "decide_verdict", "replay", "recorded", "Recorded",
 }
 
 

@@ -305,6 +305,16 @@ def test_decide_returns_the_shared_verdict() -> None:
     assert (first.outcome, first.rule, first.because, first.rule_index) == ("initiative", "r", "It recurs.", 1)
 
 
+def test_verdicts_and_decisions_unpack_as_outcome_and_rule() -> None:
+    policy = load(without_priority(FOUR_RULES))
+    item = {"id": "A", "recurrence_90d": 12, "estimated_cost": 0}
+    outcome, rule = policy.decide(item)
+    assert (outcome, rule) == ("process_improvement", "recurring")
+    decision = policy.classify(item, trace=True)
+    assert tuple(decision) == (decision[0], decision[1]) == ("process_improvement", "recurring")
+    assert tuple(policy.decide({"id": "B", "estimated_cost": 0})) == ("routine_ticket", None)  # the default: no rule
+
+
 @pytest.mark.parametrize("hit", ["first", "priority", "unique", "collect"])
 def test_decide_many_gives_what_decide_gives_item_by_item(hit: str) -> None:
     policy = load(FOUR_RULES if hit == "priority" else without_priority(FOUR_RULES), hit=hit, default=None)
