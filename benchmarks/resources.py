@@ -4,7 +4,9 @@
     python benchmarks/resources.py --items items_1m.jsonl [--rulebook PATH] [--policy PATH]
 
 * start-up: `rulebook classify` on one item against a bare `python -c pass`, alternated,
-  median of --runs each, and their ratio;
+  median of --runs each, and their ratio: once with the command's policy cache warm (every
+  run after the first with an unchanged policy) and once with it off (the first run, or the
+  first after the policy changed);
 * memory: peak resident set size of classifying every item of --items (streamed), read with
   `/usr/bin/time -v` when it exists, else from the operating system's accounting of the child;
 * --jobs: wall time for --items with one process and with two, median of 3 each, their ratio,
@@ -25,10 +27,11 @@ import tempfile
 import time
 
 
-def wall(command: list[str], stdin: str | None = None, stdout: str | None = None) -> float:
+def wall(command: list[str], stdin: str | None = None, stdout: str | None = None, cache: str | None = None) -> float:
+    env = dict(os.environ, RULEBOOK_CACHE_DIR=cache or "")
     with open(stdin or os.devnull, "rb") as source, open(stdout or os.devnull, "wb") as sink:
         start = time.perf_counter()
-        subprocess.run(command, stdin=source, stdout=sink, stderr=subprocess.DEVNULL, check=False)
+        subprocess.run(command, stdin=source, stdout=sink, stderr=subprocess.DEVNULL, check=False, env=env)
         return time.perf_counter() - start
 
 
@@ -69,10 +72,13 @@ def main() -> None:
         one = os.path.join(tmp, "one.jsonl")
         with open(args.items, "rb") as source, open(one, "wb") as sink:
             sink.write(source.readline())
-        bare, started = [], []
+        cache = os.path.join(tmp, "cache")
+        wall(classify, stdin=one, cache=cache)  # fills the cache
+        bare, started, cold = [], [], []
         for _ in range(args.runs):
             bare.append(wall([args.python, "-c", "pass"]))
-            started.append(wall(classify, stdin=one))
+            started.append(wall(classify, stdin=one, cache=cache))
+            cold.append(wall(classify, stdin=one))
         count = sum(1 for _ in open(args.items, "rb"))
         rss, how = peak_rss_mb(classify, args.items)
         outputs = {}
@@ -83,15 +89,16 @@ def main() -> None:
                 times[jobs].append(wall(classify + ["--jobs", str(jobs)], stdin=args.items, stdout=out))
                 outputs[jobs] = digest(out)
 
-    startup, python = statistics.median(started), statistics.median(bare)
+    startup, python, cold_startup = statistics.median(started), statistics.median(bare), statistics.median(cold)
     one_job, two_jobs = statistics.median(times[1]), statistics.median(times[2])
     print(f"# rulebook classify: start-up, memory, --jobs ({time.strftime('%Y-%m-%dT%H:%MZ', time.gmtime())})\n")
     print(f"CPUs: {os.cpu_count()}; items: {count:,} ({args.items}); policy: {args.policy or 'shipped'}\n")
     print("| figure | value |")
     print("|---|---|")
-    print(f"| start-up, one item (median of {args.runs}) | {startup * 1000:.0f} ms |")
+    print(f"| start-up, one item, policy cache warm (median of {args.runs}) | {startup * 1000:.0f} ms |")
+    print(f"| start-up, one item, policy cache off (median of {args.runs}) | {cold_startup * 1000:.0f} ms |")
     print(f"| bare `python -c pass` (median of {args.runs}) | {python * 1000:.0f} ms |")
-    print(f"| start-up ratio | {startup / python:.2f}x |")
+    print(f"| start-up ratio, cache warm / off | {startup / python:.2f}x / {cold_startup / python:.2f}x |")
     print(f"| peak RSS, {count:,} items streamed ({how}) | {rss:.1f} MB |")
     print(f"| wall, {count:,} items, --jobs 1 (median of 3) | {one_job:.2f} s ({count / one_job:,.0f} items/s) |")
     print(f"| wall, {count:,} items, --jobs 2 (median of 3) | {two_jobs:.2f} s ({count / two_jobs:,.0f} items/s) |")

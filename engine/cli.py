@@ -212,12 +212,16 @@ def classify(items: str | None, policy_paths: tuple[str, ...], name: str | None,
     if annotate and (with_trace or fmt in ("csv", "table") or jobs != 1):
         _usage("--annotate writes items as JSONL or JSON in one process; it cannot be combined with --explain, "
                "--format csv/table or --jobs")
+    from .launch import cache_dir, remember, stamp
+
+    paths = list(policy_paths) or [_default_policies()]
+    read_from = stamp(paths) if name is None and cache_dir() else None
     policy = _load_policy(policy_paths, name)
+    remember(paths, policy.classifier, read_from)  # for a quick start next time (see launch.py)
     source = _open_items(items)
     fmt = fmt or ("table" if sys.stdout.isatty() and not annotate else "jsonl")
     input_format = format_for(items, input_format)
     workers = _workers(jobs, source, input_format, fmt)
-    paths = list(policy_paths) or [_default_policies()]
     decider = policy.classifier
     if annotate:
         from .annotate import Annotator
@@ -312,11 +316,9 @@ def _run_stream(decider: Any, source: IO[bytes], input_format: str, fmt: str, id
 
 def _summary(tally: Any, labels: tuple[str, ...]) -> str:
     """The summary line: items, decided, rejected, and counts per outcome in policy order."""
-    text = f"rulebook: {counted(tally.items, 'item')}: {tally.decided} decided, {tally.rejected} rejected"
-    parts = [f"{label} {tally.labels[label]}" for label in labels if tally.labels[label]]
-    parts += [f"{label} {count}" for label, count in sorted(tally.labels.items()) if label not in labels]
-    text += f" ({', '.join(parts)})" if parts else ""
-    return text + ("" if tally.delivered else " before the output was closed")
+    from .launch import summary
+
+    return summary(tally.items, tally.decided, tally.rejected, tally.labels, labels, tally.delivered)
 
 
 # -- lint -------------------------------------------------------------------------------------------

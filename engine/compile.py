@@ -327,6 +327,63 @@ def _run(source: str, generator: _Generator, policy: ClassificationPolicy, **ext
     return namespace
 
 
+@dataclass(frozen=True, slots=True)
+class StandaloneDecide:
+    """The `decide` form of a policy as source and plain data, runnable without the engine:
+    `exec` the source in `{"__builtins__": {}, "Bail": <an exception class>, "ABSENT": <a
+    sentinel>, "INF": math.inf, "type": type, ...builtins named in PLAIN_NAMES, **constants}`,
+    then point each canonical enum name at its table's entry (`namespace[name] =
+    namespace[table][value]` for `name, table, value` in `canonical`): comparisons with enum
+    values are identity tests, and data read back from storage are new objects."""
+
+    source: str
+    constants: dict[str, Any]
+    canonical: tuple[tuple[str, str, str], ...]
+
+
+# the builtins and constants `decide` may use to be standalone, and the only attribute names
+# its templates write (dict.get for inputs with defaults, str.lower/upper)
+PLAIN_NAMES = ("Bail", "ABSENT", "INF", "type", "int", "float", "str", "tuple", "len")
+_PLAIN_METHODS = ("get", "lower", "upper")
+
+
+def standalone_decide(policy: ClassificationPolicy) -> StandaloneDecide | None:
+    """The `decide` form of a first or priority hit policy whose generated code needs only
+    builtins and plain constants (no sandbox helper, nested field, date or pattern), for the
+    command's start-up cache; None for any other policy."""
+    if policy.hit not in ("first", "priority"):
+        return None
+    generator = _Generator(policy)
+    source = generator.function("decide", generator.load_inputs(), rule_order(policy))
+    module = compile(source, f"<policy {policy.name}>", "exec")
+    function = next(const for const in module.co_consts if hasattr(const, "co_names"))
+    constants: dict[str, Any] = {}
+    for name in function.co_names:
+        if name in PLAIN_NAMES or name in _PLAIN_METHODS:
+            continue
+        if name not in generator.pool or not _plain(generator.pool[name]):
+            return None
+        constants[name] = generator.pool[name]
+    canonical = tuple(
+        (name, table_name, key)
+        for table_name, table in constants.items() if type(table) is dict
+        for key, value in table.items()
+        for name in constants if constants[name] is value and name != table_name
+    )
+    return StandaloneDecide(source, constants, canonical)
+
+
+def _plain(value: Any) -> bool:
+    """Data that survives storage as it is: text, numbers, booleans, None, and containers of them."""
+    if value is None or type(value) in (str, int, float, bool):
+        return True
+    if type(value) in (tuple, list, frozenset):
+        return all(_plain(item) for item in value)
+    if type(value) is dict:
+        return all(_plain(key) and _plain(item) for key, item in value.items())
+    return False
+
+
 RECORD_KINDS = ("string", "integer", "number", "boolean")
 
 

@@ -16,10 +16,10 @@ from typing import Any
 import yaml
 
 from .errors import Diagnostic, Span
+from .resources import yaml_files_in
 
 Path = tuple[str | int, ...]
 
-YAML_SUFFIXES = (".yaml", ".yml")
 
 # A document may not expand (through aliases) to more nodes than this, nor nest deeper.
 MAX_NODES = 1_000_000
@@ -232,17 +232,12 @@ def discover(paths: list[str] | tuple[str, ...]) -> tuple[list[str], list[Diagno
     problems: list[Diagnostic] = []
     for path in paths:
         if os.path.isdir(path):
-            found = []
-            for root, dirs, names in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for name in names:
-                    if name.endswith(YAML_SUFFIXES) and not name.startswith("."):
-                        found.append(os.path.join(root, name))
+            found = yaml_files_in(path)
             if not found:
                 problems.append(
                     Diagnostic("no-policy", f"folder '{path}' holds no .yaml or .yml files", Span(path, 1, 1))
                 )
-            files.extend(sorted(found))
+            files.extend(found)
         elif os.path.exists(path):
             files.append(path)
         else:

@@ -28,6 +28,21 @@ def default_policy_path() -> str:
     return path if relative.startswith("..") else relative
 
 
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+def yaml_files_in(folder: str) -> list[str]:
+    """The YAML files under `folder`, recursively, in name order. Hidden files and folders (a
+    leading '.') are skipped, so a policy repository's `.github/` does not count as policy."""
+    found = []
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in names:
+            if name.endswith(YAML_SUFFIXES) and not name.startswith("."):
+                found.append(os.path.join(root, name))
+    return sorted(found)
+
+
 def schema_path(name: str) -> str:
     """The path of a published JSON Schema, e.g. `policy.schema.json`."""
     return os.path.join(_locate("schemas", "schemas"), name)

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from .errors import UsageError
-from .loader import YAML_SUFFIXES
+from .resources import YAML_SUFFIXES
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,11 @@ POLICIES = ROOT / "policies"
 EXAMPLES = ROOT / "examples"
 SCHEMAS = ROOT / "schemas"
 GOLDEN = Path(__file__).resolve().parent / "golden"
+
+# the command's start-up cache (engine/launch.py) goes to a folder of this test session, never
+# the user's; commands run twice in the tests take the quick start the second time
+os.environ["RULEBOOK_CACHE_DIR"] = tempfile.mkdtemp(prefix="rulebook-cache-")
+atexit.register(shutil.rmtree, os.environ["RULEBOOK_CACHE_DIR"], ignore_errors=True)
 
 HEADER = """\
 rulebook: 1

@@ -35,7 +35,7 @@ def test_hooks_run_on_yaml_files_and_folder_commands_take_no_file_names() -> Non
 
 
 def test_the_installed_command_is_called_rulebook() -> None:
-    assert 'rulebook = "engine.cli:main"' in (ROOT / "pyproject.toml").read_text()
+    assert 'rulebook = "engine.launch:main"' in (ROOT / "pyproject.toml").read_text()
 
 
 @pytest.mark.parametrize("hook", [h for h in HOOKS if shlex.split(h["entry"])[1] in cli.commands], ids=lambda h: h["id"])

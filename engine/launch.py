@@ -1,0 +1,331 @@
+"""The `rulebook` command's entry: a quick start for plain `classify` runs, else the full CLI.
+
+Most of a small run's time is start-up: importing the CLI framework, the YAML parser and the
+validator, and checking and compiling the policy. After a run of `rulebook classify` with a
+policy whose generated `decide` needs only builtins and plain constants, the command keeps
+that function and the rendered record of each rule in a cache file, stamped with the size
+and modification time of every policy file it was built from (and the list of YAML files of
+every policy folder). A later run with the same policy paths, the default options, JSON
+lines in and JSON lines out, and at most `QUICK_BYTES` of items, runs from that file with
+nothing but the standard library.
+
+The quick start writes nothing until every item is decided: a line it does not handle in
+exactly the way the full path would (an item the generated code declines, an id that is
+not plain text or a whole number, a constant JSON does not have, ...) hands the whole run,
+input included, to the full CLI, which writes what it always writes. The tests hold the two
+to byte-identical output.
+
+The cache lives in `$RULEBOOK_CACHE_DIR`, else `$XDG_CACHE_HOME/rulebook`, else
+`~/.cache/rulebook`; `RULEBOOK_CACHE_DIR=` (empty) turns it off. Files not owned by the
+user, or writable by others, are ignored.
+"""
+
+from __future__ import annotations
+
+import io
+import marshal
+import os
+import sys
+from typing import Any, BinaryIO
+
+QUICK_BYTES = 1 << 20  # larger inputs start the full CLI, which streams them
+_FORMAT = 1  # of the cache file; part of its key
+_PLAIN_BUILTINS = {"type": type, "int": int, "float": float, "str": str, "tuple": tuple, "len": len}
+
+
+def main() -> None:
+    """Entry point of the `rulebook` command."""
+    run = _quick_run(sys.argv[1:])
+    if run is not None:
+        run()  # exits
+    from .cli import main as full
+
+    full()
+
+
+# -- the cache file ---------------------------------------------------------------------------------
+
+
+def cache_dir() -> str | None:
+    """Where cached policies are kept; None when caching is off."""
+    configured = os.environ.get("RULEBOOK_CACHE_DIR")
+    if configured is not None:
+        return configured or None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "rulebook")
+
+
+def _key(policy_paths: list[str]) -> str:
+    """The cache key: the policy paths, this Python and this very copy of the engine (any
+    change to its code makes a new key)."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    with os.scandir(package) as entries:
+        code = sorted(f"{entry.name}:{entry.stat().st_size}:{entry.stat().st_mtime_ns}"
+                      for entry in entries if entry.name.endswith(".py"))
+    return "\n".join([str(_FORMAT), sys.version, package, *code, *(os.path.abspath(path) for path in policy_paths)])
+
+
+def _cache_file(key: str) -> str | None:
+    import zlib
+
+    folder = cache_dir()
+    if folder is None:
+        return None
+    return os.path.join(folder, f"classify-{zlib.crc32(key.encode()):08x}.bin")
+
+
+def stamp(paths: list[str]) -> tuple[Any, ...] | None:
+    """What a cache entry is built from: each policy path (a folder with its YAML files, each
+    with its size and modification time); None if one is missing. Taken before the policy is
+    read, so a file changed while it is read makes the entry stale rather than wrong."""
+    from .resources import yaml_files_in
+
+    entries: list[Any] = []
+    try:
+        for path in map(os.path.abspath, paths):
+            files = yaml_files_in(path) if os.path.isdir(path) else [path]
+            entries.append((path, tuple((file, *_file_stamp(file)) for file in files)))
+    except OSError:
+        return None
+    return tuple(entries)
+
+
+def _file_stamp(path: str) -> tuple[int, int]:
+    status = os.stat(path)
+    return status.st_size, status.st_mtime_ns
+
+
+def remember(policy_paths: list[str], classifier: Any, read_from: tuple[Any, ...] | None) -> None:
+    """Keep what a quick start needs for `classifier` in the cache, unless it is there
+    already, the policy does not qualify, or caching is off. `read_from` is the `stamp` of
+    `policy_paths` taken before the policy was read. Never fails: a cache that cannot be
+    written is only slower."""
+    key = _key(policy_paths)
+    path = _cache_file(key)
+    if path is None or read_from is None or _load(path, key, policy_paths) is not None:
+        return
+    from .compile import standalone_decide
+
+    decide = standalone_decide(classifier.policy)
+    if decide is None:
+        return
+    tails = [_tail(classifier, verdict) for verdict in classifier.verdicts]
+    labels = [verdict.outcome if verdict is not None else None for verdict in classifier.verdicts]
+    entry = {
+        "key": key,
+        "stamp": read_from,
+        "code": compile(decide.source, f"<policy {classifier.policy.name}>", "exec"),
+        "constants": decide.constants,
+        "canonical": decide.canonical,
+        "tails": tails,
+        "labels": labels,
+        "outcomes": list(classifier.policy.outcome_names),
+    }
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        temporary = f"{path}.{os.getpid()}"
+        with open(temporary, "wb") as handle:
+            marshal.dump(entry, handle)
+        os.replace(temporary, path)
+    except (OSError, ValueError):
+        pass
+
+
+def _tail(classifier: Any, verdict: Any) -> bytes | None:
+    """A decision record of `verdict` after its id, as the JSONL output writes it."""
+    if verdict is None:
+        return None
+    from .evaluate import Decision
+    from .jsonio import encode
+    from .render import record
+
+    rendered = encode(record(Decision(None, verdict, classifier.ref)))
+    prefix = b'{"id":null'
+    assert rendered.startswith(prefix)
+    return rendered[len(prefix):] + b"\n"
+
+
+def _load(path: str, key: str, policy_paths: list[str]) -> dict[str, Any] | None:
+    """The cache entry at `path` if it is for `key` and its policy files are unchanged."""
+    try:
+        with open(path, "rb") as handle:
+            status = os.fstat(handle.fileno())
+            if status.st_uid != getattr(os, "getuid", lambda: status.st_uid)() or status.st_mode & 0o022:
+                return None  # only the user's own, unshared cache is trusted to hold code
+            entry = marshal.load(handle)
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+    if type(entry) is not dict or entry.get("key") != key or entry.get("stamp") != stamp(policy_paths):
+        return None
+    return entry
+
+
+# -- the quick run ----------------------------------------------------------------------------------
+
+
+def _quick_run(argv: list[str]) -> Any:
+    """A function that runs `argv` from the cache and exits, if it can; else None."""
+    if not argv or argv[0] != "classify" or cache_dir() is None:
+        return None
+    items: str | None = None
+    policy_paths: list[str] = []
+    quiet = False
+    words = iter(argv[1:])
+    for word in words:
+        if word in ("--policy", "-p"):
+            value = next(words, None)
+            if value is None or value.startswith("-"):
+                return None
+            policy_paths.append(value)
+        elif word in ("--quiet", "-q"):
+            quiet = True
+        elif word in ("--format", "-f"):
+            if next(words, None) != "jsonl":
+                return None
+        elif word == "-" or not word.startswith("-"):
+            if items is not None:
+                return None
+            items = word
+        else:
+            return None  # any other option: the full CLI
+    if items is None or ("--format" not in argv and "-f" not in argv and sys.stdout.isatty()):
+        return None
+    if items != "-" and os.path.splitext(items)[1].lower() in (".json", ".csv", ".tsv", ".yaml", ".yml"):
+        return None
+    if not policy_paths:
+        from .resources import default_policy_path
+
+        policy_paths = [default_policy_path()]
+    key = _key(policy_paths)
+    path = _cache_file(key)
+    entry = _load(path, key, policy_paths) if path else None
+    if entry is None:
+        return None
+    return lambda: _classify(entry, items, quiet)
+
+
+def _classify(entry: dict[str, Any], items: str, quiet: bool) -> None:
+    if items == "-":
+        data = sys.stdin.buffer.read(QUICK_BYTES + 1)
+        if len(data) > QUICK_BYTES:
+            _hand_over(data)
+            return
+    else:
+        try:
+            with open(items, "rb") as handle:
+                data = handle.read(QUICK_BYTES + 1)
+        except OSError:
+            return  # the full CLI says what is wrong
+        if len(data) > QUICK_BYTES:
+            return
+    output = _decide_all(entry, data)
+    if output is None:
+        if items == "-":
+            _hand_over(data)
+        return
+    records, counts = output
+    try:
+        sys.stdout.buffer.write(records)
+        sys.stdout.buffer.flush()
+    except BrokenPipeError:
+        return  # the full CLI reports a closed output the way it always does
+    if not quiet:
+        total = sum(counts.values())
+        sys.stderr.write(summary(total, total, 0, counts, entry["outcomes"]) + "\n")
+    sys.exit(0)
+
+
+def _decide_all(entry: dict[str, Any], data: bytes) -> tuple[bytes, dict[str, int]] | None:
+    """The JSONL records and the count per outcome, or None if a line needs the full path."""
+    import json
+    import math
+
+    class Bail(Exception):
+        pass
+
+    namespace: dict[str, Any] = {"__builtins__": {}, "Bail": Bail, "ABSENT": object(), "INF": math.inf,
+                                 **_PLAIN_BUILTINS, **entry["constants"]}
+    for name, table, value in entry["canonical"]:
+        namespace[name] = namespace[table][value]
+    exec(entry["code"], namespace)  # noqa: S102 - built by compile.standalone_decide, read from the user's own cache
+    decide = namespace["decide"]
+    tails, labels = entry["tails"], entry["labels"]
+    parts: list[bytes] = []
+    counts: dict[str, int] = {}
+    decoder = json.JSONDecoder(parse_constant=_no_constant)
+    for raw in data.split(b"\n"):
+        if not raw.strip():
+            continue
+        if b"\\ud" in raw or b"\\uD" in raw:
+            return None  # surrogate escapes: the full path's decoder is the judge
+        try:
+            item = decoder.decode(raw.decode("utf-8"))
+            result = decide(item)
+            identifier = _plain_id(item.get("id"))
+        except Exception:  # anything unusual: the full path decides, and explains
+            return None
+        tail = tails[result]
+        if tail is None or identifier is None or not _whole_numbers_fit(item):
+            return None
+        parts.append(b'{"id":' + identifier + tail)
+        counts[labels[result]] = counts.get(labels[result], 0) + 1
+    return b"".join(parts), counts
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _plain_id(value: Any) -> bytes | None:
+    """The id as the full path writes it, for ids it writes the same way in any JSON library:
+    absent or null, a whole number of 64 bits, printable ASCII text without escapes."""
+    if value is None:
+        return b"null"
+    if type(value) is int and -(2**63) <= value < 2**63:
+        return str(value).encode()
+    if type(value) is str and value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+        return b'"' + value.encode() + b'"'
+    return None
+
+
+def _whole_numbers_fit(item: dict[str, Any]) -> bool:
+    # the full path reads whole numbers as 64-bit integers; larger ones it judges itself
+    return all(-(2**63) <= value < 2**63 for value in item.values() if type(value) is int)
+
+
+def summary(items: int, decided: int, rejected: int, counts: dict[str, int], outcomes: list[str] | tuple[str, ...],
+            delivered: bool = True) -> str:
+    """The summary line of `classify` and `gate`: items, decided, rejected, and the count of
+    each outcome, the policy's outcomes first in policy order (shared with cli.py)."""
+    text = f"rulebook: {items} item{'' if items == 1 else 's'}: {decided} decided, {rejected} rejected"
+    parts = [f"{label} {counts[label]}" for label in outcomes if counts.get(label)]
+    parts += [f"{label} {count}" for label, count in sorted(counts.items()) if label not in outcomes]
+    text += f" ({', '.join(parts)})" if parts else ""
+    return text + ("" if delivered else " before the output was closed")
+
+
+def _hand_over(consumed: bytes) -> None:
+    """Give the full CLI the standard input as it was: what was read, then the rest."""
+    rest = sys.stdin.detach()  # the buffer, kept open (dropping the old wrapper would close it)
+    sys.stdin = io.TextIOWrapper(io.BufferedReader(_Rejoined(consumed, rest)))
+
+
+class _Rejoined(io.RawIOBase):
+    """A stream of `head` followed by whatever `rest` still holds."""
+
+    def __init__(self, head: bytes, rest: BinaryIO):
+        self.head = memoryview(head)
+        self.rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.head:
+            count = min(len(buffer), len(self.head))
+            buffer[:count] = self.head[:count]
+            self.head = self.head[count:]
+            return count
+        chunk = self.rest.read1(len(buffer)) if hasattr(self.rest, "read1") else self.rest.read(len(buffer))
+        buffer[:len(chunk)] = chunk
+        return len(chunk)

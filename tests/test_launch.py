@@ -1,0 +1,219 @@
+"""The quick start of `rulebook classify` (engine/launch.py): the same bytes as the full CLI."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import engine
+from engine import launch
+from engine.stream import run
+
+from .conftest import EXAMPLES, ROOT, checkout_environment
+
+BENCH_POLICY = ROOT / "benchmarks" / "itsm-triage.yaml"
+
+# runs the command in a fresh interpreter and says on the last line of stderr which path ran
+DRIVER = """
+import sys
+from engine.launch import main
+sys.argv = ["rulebook", *sys.argv[1:]]
+try:
+    main()
+finally:
+    sys.stderr.write("\\n[" + ("full" if "click" in sys.modules else "quick") + "]")
+"""
+
+
+def rulebook(args: list[str], cache: Path | None, stdin: bytes = b"", cwd: Path = ROOT) -> tuple[bytes, str, int, str]:
+    """(stdout, stderr, exit code, "quick" or "full") of `rulebook ARGS` with the cache at `cache` (None: off)."""
+    env = dict(checkout_environment(), RULEBOOK_CACHE_DIR=str(cache) if cache else "")
+    done = subprocess.run([sys.executable, "-c", DRIVER, *args], input=stdin, capture_output=True, env=env, cwd=cwd,
+                          timeout=120)
+    stderr, _, path = done.stderr.decode().rpartition("\n")
+    return done.stdout, stderr, done.returncode, path.strip("[]")
+
+
+def test_a_second_run_starts_quickly_and_writes_the_same_bytes(tmp_path: Path) -> None:
+    args = ["classify", str(EXAMPLES / "items.jsonl")]
+    off = rulebook(args, None)
+    first = rulebook(args, tmp_path)
+    second = rulebook(args, tmp_path)
+    assert (off[3], first[3], second[3]) == ("full", "full", "quick")
+    assert off[:3] == first[:3] == second[:3]
+    assert off[2] == 0 and off[1].startswith("rulebook: 48 items: 48 decided, 0 rejected (routine_ticket 9,")
+
+
+def bench_items(count: int) -> bytes:
+    """Items of the benchmark policy's shape, varied enough to reach most of its rules."""
+    types = ["incident", "request", "problem", "change", "idea"]
+    levels = ["low", "medium", "high", "critical"]
+    return b"".join(json.dumps({
+        "id": f"T-{n}", "type": types[n % 5], "service_criticality": levels[n % 4], "recurrence_90d": n % 13,
+        "departments_affected": 1 + n % 4, "manual_effort_hours_month": (n * 7) % 50 + 0.5, "risk": levels[(n // 3) % 3],
+        "estimated_cost": (n * 7919) % 300_000, "strategic_alignment": n % 6, "requires_funding": n % 2 == 0,
+    }).encode() + b"\n" for n in range(count))
+
+
+def test_stdin_quiet_and_an_explicit_policy(tmp_path: Path) -> None:
+    items = bench_items(200)
+    args = ["classify", "-", "--policy", str(BENCH_POLICY), "--format", "jsonl", "--quiet"]
+    rulebook(args, tmp_path, items)
+    quick = rulebook(args, tmp_path, items)
+    assert quick[3] == "quick"
+    assert quick[:3] == rulebook(args, None, items)[:3]
+    assert quick[1] == ""
+    assert len({json.loads(line)["rule"] for line in quick[0].splitlines()}) >= 8
+
+
+def test_options_the_quick_start_does_not_handle_go_to_the_full_cli(tmp_path: Path) -> None:
+    items = str(EXAMPLES / "items.jsonl")
+    rulebook(["classify", items], tmp_path)
+    for extra in (["--explain"], ["--annotate"], ["--format", "csv"], ["--id-field", "title"], ["--jobs", "2"],
+                  ["--name", "demand-intake"], ["--input-format", "jsonl"]):
+        assert rulebook(["classify", items, *extra], tmp_path)[3] == "full", extra
+    assert rulebook(["classify", str(EXAMPLES / "items.csv")], tmp_path)[3] == "full"
+
+
+ODD_LINES = [
+    b'{"id": "ok-1", "type": "incident"}',
+    b'{"id": "T-\\u00e9", "type": "incident"}',  # an id the JSON libraries may write differently
+    b'{"id": "caf\xc3\xa9", "type": "incident"}',
+    b'{"id": 1.5, "type": "incident"}',
+    b'{"id": true, "type": "incident"}',
+    b'{"id": 99999999999999999999, "type": "incident"}',
+    b'{"id": "x", "type": "incident", "extra": NaN}',
+    b'{"id": "x", "type": "incident", "extra": 123456789012345678901234567890}',
+    b'{"id": "x", "type": "incident", "note": "\\ud800"}',
+    b'{"id": "x", "type": "unknown-kind"}',
+    b'{"id": "x", "type": "incident", "recurrence_90d": true}',
+    b'{"id": "x", "type": "incident", "recurrence_90d": 3.0}',
+    b'{"id": "x", "type": "incident"}\r',
+    b"\xef\xbb\xbf" + b'{"id": "bom", "type": "incident"}',
+    b'[1, 2]',
+    b'{"id": "x", "type": "incident"',
+    b"   ",
+    b"",
+    b'{"type": "problem"}',
+    b'{"id": null, "type": "problem", "id": "dup"}',
+]
+
+
+def test_every_odd_line_gives_what_the_full_cli_gives(tmp_path: Path) -> None:
+    rulebook(["classify", "-"], tmp_path, ODD_LINES[0] + b"\n")
+    for line in ODD_LINES:
+        data = b'{"id": "first", "type": "change"}\n' + line + b"\n"
+        quick = rulebook(["classify", "-"], tmp_path, data)
+        assert quick[:3] == rulebook(["classify", "-"], None, data)[:3], line
+
+
+def test_more_input_than_the_quick_start_takes_is_streamed_by_the_full_cli(tmp_path: Path) -> None:
+    line = b'{"id": "T-1", "type": "incident", "recurrence_90d": 4}\n'
+    data = line * (launch.QUICK_BYTES // len(line) + 10)
+    rulebook(["classify", "-"], tmp_path, line)
+    stdout, stderr, code, path = rulebook(["classify", "-"], tmp_path, data)
+    assert path == "full" and code == 0
+    count = data.count(b"\n")
+    assert stdout.count(b"\n") == count and stdout.splitlines()[0] == stdout.splitlines()[-1]
+    assert stderr.startswith(f"rulebook: {count} items: {count} decided, 0 rejected")
+
+
+def test_a_changed_policy_is_read_again(tmp_path: Path) -> None:
+    folder = tmp_path / "policies"
+    folder.mkdir()
+    (folder / "p.yaml").write_text(BENCH_POLICY.read_text())
+    cache = tmp_path / "cache"
+    args = ["classify", "-", "--policy", str(folder)]
+    item = bench_items(1)
+    rulebook(args, cache, item)
+    assert rulebook(args, cache, item)[3] == "quick"
+    text = (folder / "p.yaml").read_text()
+    (folder / "p.yaml").write_text(text.replace('name: itsm-triage', 'name: itsm-triage-2'))
+    stdout, _, _, path = rulebook(args, cache, item)
+    assert path == "full" and json.loads(stdout)["policy"]["name"] == "itsm-triage-2"
+    assert rulebook(args, cache, item)[3] == "quick"
+    (folder / "more.yaml").write_text(text.replace("name: itsm-triage", "name: other"))
+    assert rulebook(args, cache, item)[3] == "full"  # a new file in the folder: two policies, a usage error
+
+
+def test_a_cache_file_others_may_write_is_ignored(tmp_path: Path) -> None:
+    args = ["classify", str(EXAMPLES / "items.jsonl")]
+    rulebook(args, tmp_path)
+    (entry,) = tmp_path.iterdir()
+    entry.chmod(0o666)
+    assert rulebook(args, tmp_path)[3] == "full"
+
+
+def test_policies_whose_code_needs_the_sandbox_are_not_cached(tmp_path: Path) -> None:
+    policy = tmp_path / "p.yaml"
+    policy.write_text(
+        "rulebook: 1\nkind: classification\nname: p\ninputs:\n  title: string\n  count: integer\n"
+        "outcomes: [a, b]\ndefault: b\nrules:\n  - {id: r, outcome: a, when: \"matches(title, 'db.*') and count ** 2 > 4\"}\n")
+    args = ["classify", "-", "--policy", str(policy)]
+    data = b'{"id": 1, "title": "db1", "count": 3}\n'
+    first = rulebook(args, tmp_path / "cache", data)
+    assert rulebook(args, tmp_path / "cache", data) == first
+    assert first[3] == "full" and json.loads(first[0])["outcome"] == "a"
+
+
+# -- the quick decisions against the engine's own, line by line
+
+VALUES: dict[str, Any] = {
+    "type": st.sampled_from(["incident", "request", "problem", "change", "idea", "other", "", 1]),
+    "service_criticality": st.sampled_from(["low", "medium", "high", "critical", "HIGH", None]),
+    "recurrence_90d": st.one_of(st.integers(-2, 20), st.just(2**70), st.just(3.0), st.booleans()),
+    "departments_affected": st.one_of(st.integers(0, 6), st.just(2.5)),
+    "manual_effort_hours_month": st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(0, 100)),
+    "risk": st.sampled_from(["low", "medium", "high", "x"]),
+    "estimated_cost": st.one_of(st.integers(0, 400_000), st.floats(0, 1e6), st.text(max_size=3)),
+    "strategic_alignment": st.integers(-1, 6),
+    "requires_funding": st.one_of(st.booleans(), st.integers(0, 1)),
+    "id": st.one_of(st.text(max_size=6), st.integers(-(2**64), 2**64), st.none(), st.floats()),
+}
+
+
+@st.composite
+def lines(draw: Any) -> bytes:
+    item = {name: draw(values) for name, values in VALUES.items() if draw(st.integers(0, 9))}
+    text = json.dumps(item, ensure_ascii=draw(st.booleans()))
+    return text.encode("utf-8", "surrogatepass")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(lines(), min_size=1, max_size=4))
+def test_quick_decisions_are_the_full_path_s_or_none(batch: list[bytes]) -> None:
+    policy = engine.load(str(BENCH_POLICY))
+    entry = _entry(policy)
+    data = b"\n".join(batch) + b"\n"
+    quick = launch._decide_all(entry, data)
+    if quick is None:
+        return
+    out = io.BytesIO()
+    tally = run(policy.classifier, io.BytesIO(data), "jsonl", "jsonl", out)
+    assert quick[0] == out.getvalue()
+    assert tally.rejected == 0 and quick[1] == {k: v for k, v in tally.labels.items() if v}
+
+
+_ENTRIES: dict[str, dict[str, Any]] = {}
+
+
+def _entry(policy: Any) -> dict[str, Any]:
+    """The cache entry `rulebook classify` keeps for `policy`, as the quick start reads it."""
+    if policy.sha256 not in _ENTRIES:
+        paths = [str(BENCH_POLICY)]
+        launch.remember(paths, policy.classifier, launch.stamp(paths))
+        key = launch._key(paths)
+        path = launch._cache_file(key)
+        assert path is not None and path.startswith(os.environ["RULEBOOK_CACHE_DIR"])
+        entry = launch._load(path, key, paths)
+        assert entry is not None
+        _ENTRIES[policy.sha256] = entry
+    return _ENTRIES[policy.sha256]
