@@ -224,14 +224,19 @@ def _classify(entry: dict[str, Any], items: str, quiet: bool) -> None:
             _hand_over(data)
         return
     records, counts = output
+    delivered = True
     try:
-        sys.stdout.buffer.write(records)
+        pending = memoryview(records)
+        while pending:  # a write cut short by a closing reader says so only on the next one
+            pending = pending[sys.stdout.buffer.write(pending):]
         sys.stdout.buffer.flush()
-    except BrokenPipeError:
-        return  # the full CLI reports a closed output the way it always does
+    except BrokenPipeError:  # the reader went away (`| head`): say so, as the full CLI does
+        delivered = False
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # what Python still flushes at exit goes nowhere
     if not quiet:
         total = sum(counts.values())
-        sys.stderr.write(summary(total, total, 0, counts, entry["outcomes"]) + "\n")
+        sys.stderr.write(summary(total, total, 0, counts, entry["outcomes"], delivered) + "\n")
     sys.exit(0)
 
 

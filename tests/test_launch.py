@@ -126,6 +126,20 @@ def test_more_input_than_the_quick_start_takes_is_streamed_by_the_full_cli(tmp_p
     assert stderr.startswith(f"rulebook: {count} items: {count} decided, 0 rejected")
 
 
+def test_a_reader_that_goes_away_is_reported_as_the_full_cli_does(tmp_path: Path) -> None:
+    items = tmp_path / "items.jsonl"
+    items.write_bytes(b'{"id": "T-1", "type": "incident"}\n' * 3000)  # more than a pipe holds
+    env = dict(checkout_environment(), RULEBOOK_CACHE_DIR=str(tmp_path / "cache"))
+    rulebook(["classify", str(items)], tmp_path / "cache")
+    process = subprocess.Popen([sys.executable, "-c", DRIVER, "classify", str(items)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env=env, cwd=ROOT)
+    assert process.stdout is not None
+    process.stdout.close()  # the reader goes away before reading anything
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0
+    assert stderr.decode().endswith("(routine_ticket 3000) before the output was closed\n\n[quick]")
+
+
 def test_a_changed_policy_is_read_again(tmp_path: Path) -> None:
     folder = tmp_path / "policies"
     folder.mkdir()
