@@ -276,9 +276,9 @@ class FastForms:
 
     decide: Callable[[Any], Any]  # item -> rule number (0: none) or tuple of rule numbers
     # item -> Recorded(verdict, each input's checked value or ABSENT as v0.., each has() as h0..)
-    decide_traced: Callable[[Any], tuple[Any, ...]]
+    decide_traced: Callable[[Any], Any]
     # what decide_traced recorded -> each condition node's value (None: not evaluated)
-    replay: Callable[[tuple[Any, ...]], tuple[Any, ...]]
+    replay: Callable[[Any], tuple[Any, ...]]
     source: str
     # items -> one verdict (or what `careful` returns) per item: the loop is part of the code
     decide_many: Callable[[Any, Callable[[Any], Any]], list[Any]] | None = None

@@ -43,13 +43,8 @@ class JsonlLane:
 
     def tail(self, result: Any) -> bytes:
         """Everything of a decision record after its id, rendered once per result."""
-        from .render import record
-
         verdict = self.classifier.verdict(result)  # raises ItemError where no verdict exists
-        rendered = jsonio.encode(record(Decision(None, verdict, self.classifier.ref)))
-        prefix = b'{"id":null'
-        assert rendered.startswith(prefix)
-        return rendered[len(prefix):] + b"\n"
+        return record_tail(self.classifier, verdict)
 
     def run(self, source: IO[bytes], out: IO[bytes], tally: Any, progress: Any = None, first_line: int = 1) -> None:
         decode, decide, item_id, encode = self.decode, self.decide, self.item_id, jsonio.encode
@@ -90,3 +85,14 @@ class JsonlLane:
         for result, count in Counter(results).items():
             tally.add(self.classifier.verdict(result).outcome, count)
         results.clear()
+
+
+def record_tail(classifier: Classifier, verdict: Any) -> bytes:
+    """Everything of the JSONL decision record of `verdict` after its id (`{"id":` + the id's
+    JSON + this is the whole line): the same for every item the verdict decides."""
+    from .render import record
+
+    rendered = jsonio.encode(record(Decision(None, verdict, classifier.ref)))
+    prefix = b'{"id":null'
+    assert rendered.startswith(prefix)
+    return rendered[len(prefix):] + b"\n"

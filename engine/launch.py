@@ -105,11 +105,12 @@ def remember(policy_paths: list[str], classifier: Any, read_from: tuple[Any, ...
     if path is None or read_from is None or _load(path, key, policy_paths) is not None:
         return
     from .compile import standalone_decide
+    from .fastpath import record_tail
 
     decide = standalone_decide(classifier.policy)
     if decide is None:
         return
-    tails = [_tail(classifier, verdict) for verdict in classifier.verdicts]
+    tails = [record_tail(classifier, verdict) if verdict is not None else None for verdict in classifier.verdicts]
     labels = [verdict.outcome if verdict is not None else None for verdict in classifier.verdicts]
     entry = {
         "key": key,
@@ -129,20 +130,6 @@ def remember(policy_paths: list[str], classifier: Any, read_from: tuple[Any, ...
         os.replace(temporary, path)
     except (OSError, ValueError):
         pass
-
-
-def _tail(classifier: Any, verdict: Any) -> bytes | None:
-    """A decision record of `verdict` after its id, as the JSONL output writes it."""
-    if verdict is None:
-        return None
-    from .evaluate import Decision
-    from .jsonio import encode
-    from .render import record
-
-    rendered = encode(record(Decision(None, verdict, classifier.ref)))
-    prefix = b'{"id":null'
-    assert rendered.startswith(prefix)
-    return rendered[len(prefix):] + b"\n"
 
 
 def _load(path: str, key: str, policy_paths: list[str]) -> dict[str, Any] | None:
