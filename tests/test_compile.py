@@ -184,6 +184,23 @@ def test_the_fast_form_handles_clean_items_itself() -> None:
     assert policy.classifier.forms.decide_traced(item).verdict is policy.classifier.verdicts[1]
 
 
+BIG = 2**53 + 1  # the first whole number a float cannot hold
+
+
+@pytest.mark.parametrize("value", [0, 3, 3.0, 2.9999999999999996, BIG - 1, BIG, BIG + 1, float(BIG - 1), -BIG, 1e300])
+def test_whole_number_constants_compare_exactly_with_numbers(value: int | float) -> None:
+    # comparisons with a number input may be written with float constants; the results must
+    # stay those of the exact comparison on both sides of the range floats hold exactly
+    conditions = ["cost >= 3", "cost <= 3", "cost == 3", "cost != 3", f"cost <= {BIG}", f"cost == {BIG}",
+                  f"cost >= {BIG - 1}", f"{-BIG} < cost < {BIG}", f"cost < {2**53}", "3 <= cost < 4"]
+    policy = policy_with(conditions, "collect")
+    item = {"kind": "incident", "cost": value, "count": 0, "ticket": "T-1"}
+    expected = tuple(index for index, condition in enumerate(conditions, start=1) if eval(condition, {"cost": value}))  # noqa: S307 - the test's own literals
+    assert policy.classifier.forms.decide(item) == expected
+    assert policy.classifier.careful(item)[0] == expected
+    assert policy.decide(item) == policy.classify(item).verdict
+
+
 @pytest.mark.parametrize("owner", ["{type: string, required: true}", "{type: string, enum: [ops, dev], required: true}",
                                    "{type: date, required: true}"])
 def test_a_required_input_that_no_rule_reads_is_still_required(owner: str) -> None:
