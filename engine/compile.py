@@ -288,6 +288,9 @@ class FastForms:
     # over a record decoded and checked while parsing (jsonio.record_decoder of record_fields)
     decide_record: Callable[[Any], Any] | None = None
     record_fields: tuple[Any, ...] | None = None
+    # item -> its verdict, for an item lacking optional inputs that rules read (unknowns that
+    # decide nothing); `careful(item)` for anything else the code declines
+    decide_tolerant: Callable[[Any], Any] | None = None
 
 
 def rule_order(policy: ClassificationPolicy) -> tuple[Rule, ...]:
@@ -305,11 +308,16 @@ def generate(policy: ClassificationPolicy, verdicts: Sequence[Any], settle: Call
     verdict forms return those objects, turn the matches of `unique` and `collect` into a
     verdict with `settle(hits)`, and hand an item they decline to `careful(item)`.
     """
+    # items lacking an optional input that a rule reads go to a second form, which tests for
+    # absence; the first needs no such test, so complete items pay nothing for it
+    tolerant_generator = _Generator(policy, verdicts=verdicts, tolerant=True)
+    tolerant_source = tolerant_generator.verdict_function(tolerant_generator.load_inputs(), rule_order(policy), form="single")
+    tolerant = _run(tolerant_source, tolerant_generator, policy, settle=settle, careful=careful)["decide_verdict"]
     generator = _Generator(policy, verdicts=verdicts)
     source = generator.module()
-    namespace = _run(source, generator, policy, settle=settle, careful=careful)
-    forms = FastForms(namespace["decide"], namespace["decide_traced"], namespace["replay"], source,
-                      namespace["decide_many"], namespace["decide_verdict"])
+    namespace = _run(source, generator, policy, settle=settle, careful=tolerant)
+    forms = FastForms(namespace["decide"], namespace["decide_traced"], namespace["replay"], source + "\n\n" + tolerant_source,
+                      namespace["decide_many"], namespace["decide_verdict"], decide_tolerant=tolerant)
     fields = record_fields(policy)
     if fields is None:
         return forms
@@ -405,7 +413,7 @@ def record_fields(policy: ClassificationPolicy) -> tuple[Any, ...] | None:
                 return None
             default = spec.default
         elif spec.required or (spec.name in read and spec.name not in tested):
-            default = REQUIRED  # an item without it is an error or has unknowns: the careful path decides it
+            default = REQUIRED  # an item without it is an error or has unknowns: the general path decides it
         else:
             default = UNSET
         fields.append((spec.name, spec.type, spec.enum, spec.minimum, spec.maximum, default))
@@ -447,8 +455,10 @@ class _Generator:
     checked node: names become locals (`v0`), constants become `repr`s of plain values or
     entries of the namespace, so nothing an author writes is pasted into the code."""
 
-    def __init__(self, policy: ClassificationPolicy, record: bool = False, verdicts: Sequence[Any] = ()):
+    def __init__(self, policy: ClassificationPolicy, record: bool = False, verdicts: Sequence[Any] = (),
+                 tolerant: bool = False):
         self.policy = policy
+        self.tolerant = tolerant  # decide items that lack optional inputs instead of declining them
         self.record = record  # read a checked record's attributes instead of an item's fields
         self.verdicts = verdicts
         self.pool: dict[str, Any] = {}
@@ -464,6 +474,27 @@ class _Generator:
             if node.expr is not None
             for name in node.expr.presence
         }
+        self.absent: dict[str, tuple[str, str]] = {}  # input that may be absent -> (its local, what absence reads as)
+        # a read of an absent input is unknown, and a rule fires only when its condition is
+        # true; a plain leaf that is not negated is then true exactly when its inputs are
+        # present and its expression holds. The optional inputs other leaves read make the
+        # fast form decline an item that lacks them (`guarded` is the set of plain leaves).
+        self.guarded: set[int] = set()
+        self.declined_when_absent: set[str] = set()
+        if tolerant:
+            for rule in policy.rules:
+                self._sort_leaves(rule.when, negated=False)
+        else:  # the common case first: every input a rule reads is there, with no test for absence
+            self.declined_when_absent = set(self.read)
+
+    def _sort_leaves(self, condition: Condition, negated: bool) -> None:
+        if condition.kind == "expr":
+            if not negated and _plain_leaf(condition.expr):
+                self.guarded.add(condition.node_id)
+            else:
+                self.declined_when_absent.update(condition.expr.reads)
+        for child in condition.children:
+            self._sort_leaves(child, negated != (condition.kind == "not"))
 
     def constant(self, value: Any, prefix: str = "K", shared: bool = True) -> str:
         """The namespace name holding `value`; equal values share a name unless `shared` is off
@@ -524,6 +555,8 @@ class _Generator:
         else:
             lines = ["def decide_traced(it):"]
             indent, give, after = "    ", "return Recorded(" + ", ".join(["{}", *self.recorded_names()]) + ")", []
+            # a trace records unknowns, which only the careful path computes
+            loads = loads + self.decline_absent(set(self.absent) & self.read)
         lines += [indent + line for line in loads]
         results = [self.constant(verdict, "V", shared=False) if verdict is not None else None for verdict in self.verdicts]
         if self.policy.hit in ("first", "priority"):
@@ -602,11 +635,12 @@ class _Generator:
         if self.record:
             for name in sorted(self.tested):
                 self.has_locals[name] = f"({self.locals[name]} is not UNSET)"
-            return lines
+            return lines + self.decline_absent(self.declined_when_absent)
         if whole:
             conditions.insert(0, " is ".join(f"type({var})" for var in whole) + " is int")
         if conditions:
             lines.append("if not (" + " and ".join(conditions) + "): raise Bail")
+        lines += self.decline_absent(self.declined_when_absent)
         for number, name in enumerate(sorted(self.tested)):
             spec = self.policy.input(name)
             assert spec is not None
@@ -615,34 +649,48 @@ class _Generator:
             lines.append(f"{var} = _lookup(it, {self.constant(spec.path, 'P')}) is not ABSENT")
         return lines
 
+    def decline_absent(self, names: set[str]) -> list[str]:
+        """Statements handing an item that lacks any of these optional inputs to the careful path."""
+        tests = [" is ".join(self.absent[spec.name]) for spec in self.policy.inputs if spec.name in names and spec.name in self.absent]
+        return [f"if {' or '.join(tests)}: raise Bail"] if tests else []
+
     def load_attribute(self, spec: InputSpec, var: str, number: int) -> list[str]:
         """Read one input from a decoded record, whose decoder has checked it already."""
-        lines = [f"{var} = it.f{number}"]
-        if spec.name in self.read and spec.name in self.tested:  # may be absent; reading it then is unknown
-            lines.append(f"if {var} is UNSET: raise Bail")
-        return lines
+        if not spec.required and not spec.has_default:
+            self.absent[spec.name] = (var, "UNSET")
+        return [f"{var} = it.f{number}"]
 
     def load(self, spec: InputSpec, var: str, whole: list[str]) -> tuple[list[str], list[str]]:
         """Statements reading one declared input into `var`, and the conditions it must meet."""
-        needed = spec.name in self.read or spec.required  # a required input is checked even if no rule reads it
         default = self.constant(spec.default, "D") if spec.has_default else None
+        may_be_absent = default is None and not spec.required and (self.tolerant or spec.name not in self.read)
+        # null counts as absent: a flat optional input reads as None when either, a nested one
+        # (through the careful checker's own lookup) as ABSENT
+        absent = "None" if len(spec.path) == 1 else "ABSENT"
         if len(spec.path) == 1:
             key = repr(spec.name)
             if default is not None:
                 fetch = f"it.get({key}, {default})"
-            elif needed:
-                fetch = f"it[{key}]"
+            elif may_be_absent:
+                fetch = f"it.get({key})"
             else:
-                fetch = f"it.get({key}, ABSENT)"
+                fetch = f"it[{key}]"
         else:
             fetch = f"_lookup(it, {self.constant(spec.path, 'P')})"
             if default is not None:
                 fetch = f"_lookup_or(it, {self.constant(spec.path, 'P')}, {default})"
-        may_be_absent = default is None and (not needed or len(spec.path) > 1)
-        if spec.type == "string" and spec.enum is not None and not may_be_absent:
+            elif not may_be_absent:
+                self.absent[spec.name] = (var, "ABSENT")
+                self.declined_when_absent.add(spec.name)  # a required input: the careful path says it is missing
+        if may_be_absent:
+            self.absent[spec.name] = (var, absent)
+        if spec.type == "string" and spec.enum is not None:
             # the enum table both checks the value and hands back the policy's own string, so
-            # comparisons with enum values can be identity tests
-            canonical = {value: value for value in spec.enum}
+            # comparisons with enum values can be identity tests; absence maps to itself
+            canonical: dict[Any, Any] = {value: value for value in spec.enum}
+            if may_be_absent:
+                sentinel = None if absent == "None" else ABSENT
+                canonical[sentinel] = sentinel
             table = self.constant(canonical, "E", shared=False)
             self.canonical[spec.name] = {value: self.constant(canonical[value], "C", shared=False) for value in spec.enum}
             return [f"{var} = {table}[{fetch}]"], []
@@ -650,18 +698,11 @@ class _Generator:
         if spec.type not in ("string", "integer", "number", "boolean"):
             # dates, lists and mappings are checked (and converted) by the careful checker itself
             convert = f"{var} = _convert({var}, {self.constant(spec, 'I')})"
-            if may_be_absent:
-                statements += [f"if {var} is not ABSENT:", "    " + convert]
-            else:
-                statements.append(convert)
-            if may_be_absent and needed:
-                statements.insert(1, f"if {var} is ABSENT: raise Bail")
+            statements += [f"if {var} is not {absent}:", "    " + convert] if may_be_absent else [convert]
             return statements, []
-        if may_be_absent and needed:
-            statements.append(f"if {var} is ABSENT: raise Bail")
         checks = self.checks(spec, var, whole if not may_be_absent else None)
-        if may_be_absent and not needed:
-            return statements, [f"({var} is ABSENT or (" + " and ".join(checks or ["True"]) + "))"]
+        if may_be_absent:
+            return statements, [f"({var} is {absent} or (" + " and ".join(checks or ["True"]) + "))"]
         return statements, checks
 
     def checks(self, spec: InputSpec, var: str, whole: list[str] | None) -> list[str]:
@@ -710,6 +751,10 @@ class _Generator:
             if condition.expr.type.kind == "any":
                 code = f"_truth({code})"
                 self.pool["_truth"] = _fast_truth
+            optional = [self.absent[name] for name in condition.expr.reads if name in self.absent]
+            if optional and not traced and condition.node_id in self.guarded:
+                present = " and ".join(f"{var} is not {sentinel}" for var, sentinel in optional)
+                code = f"({present} and {code})"
         elif kind == "const":
             code = "True" if condition.value else "False"
         elif kind == "not":
@@ -885,6 +930,30 @@ class _Generator:
         """The static kind the checker gave a sub-expression."""
         typ = checked.types.get(id(node))
         return typ.kind if typ is not None else "any"
+
+
+def _plain_leaf(checked: Checked) -> bool:
+    """An expression of comparisons (joined by `and`) between inputs, constants and calls that
+    cannot fail on checked values: with any input it reads absent it is unknown or false, so not
+    true, and the careful path would raise no error while evaluating the rest of it (no
+    arithmetic to divide by zero)."""
+    for node in ast.walk(checked.tree):
+        if isinstance(node, ast.Call):
+            name = getattr(node.func, "id", None)
+            dates = name == "days_between" and all(
+                (typ := checked.types.get(id(argument))) is not None and typ.kind == "date" for argument in node.args
+            )  # two dates always have a difference in days
+            if name not in _TOTAL_FUNCTIONS and not dates:
+                return False
+        elif not isinstance(node, _PLAIN_NODES):
+            return False
+    return True
+
+
+# `and` is true only when every part is, so one guard for all its inputs is exact; `or` is not
+_TOTAL_FUNCTIONS = frozenset({"len", "lower", "upper"})
+_PLAIN_NODES = (ast.Compare, ast.Name, ast.Attribute, ast.Constant, ast.List, ast.Tuple, ast.Set, ast.expr_context,
+                ast.cmpop, ast.BoolOp, ast.And)
 
 
 def _hashable(value: Any) -> bool:

@@ -253,7 +253,7 @@ class Classifier:
 
     def _careful_verdict(self, item: Any) -> Verdict | Rejection:
         try:
-            return self._careful_decision(item)
+            return self.forms.decide_tolerant(item)  # type: ignore[misc]  # set by generate()
         except ItemError as error:
             item_id = item.get("id") if isinstance(item, dict) else None
             return Rejection(item_id, None, error.message, self.ref)
@@ -410,7 +410,7 @@ class Classifier:
         present: set[str] = set()
         defaulted: set[str] = set()
         for spec, value in zip(self.policy.inputs, values):
-            if value is ABSENT:
+            if value is ABSENT or value is None:  # the fast form reads an absent flat input as None
                 continue
             found[spec.name] = value
             (defaulted if lookup(item, spec.path) is ABSENT else present).add(spec.name)

@@ -184,6 +184,21 @@ def test_the_fast_form_handles_clean_items_itself() -> None:
     assert policy.classifier.forms.decide_traced(item).verdict is policy.classifier.verdicts[1]
 
 
+@pytest.mark.parametrize("missing", [{}, {"title": None, "tags": None, "funded": None}])
+def test_the_fast_form_decides_items_without_optional_inputs(missing: dict[str, Any]) -> None:
+    # a rule reading an absent optional input is unknown and does not fire; that is normal
+    # data, not a reason for the careful path
+    policy = policy_with(["title == 'VPN'", "'vip' in tags and kind == 'incident'", "len(title) > 3", "funded",
+                          "days_between(opened, opened) < 1", "count >= 3"], "first")
+    item = {"kind": "incident", "count": 5, "ticket": "T-1", **missing}
+    classifier = policy.classifier
+    assert classifier.careful(item)[0] == 6
+    classifier.careful = lambda item: pytest.fail("the careful path was asked")  # type: ignore[method-assign]
+    assert policy.decide(item).rule == policy.decide_many([item])[0].rule == "r6"
+    negated = policy_with(["not (title == 'VPN')", "count >= 3"], "first")  # not unknown is unknown: careful path
+    assert negated.decide(item).rule == "r2"
+
+
 BIG = 2**53 + 1  # the first whole number a float cannot hold
 
 

@@ -127,3 +127,12 @@ def test_policies_with_nested_or_dated_inputs_use_the_general_path() -> None:
     text = SCALAR_POLICY.replace("HIT", "first").replace("DEFAULT", "").replace("  spare: integer\n", "  spare: date\n")
     text = text.replace(", priority: 1}", "}").replace(", priority: 2}", "}").replace(", priority: 3}", "}")
     assert engine.loads(text).classifier.forms.decide_record is None
+
+
+def test_lines_without_an_optional_input_are_decided_as_the_general_path_decides_them() -> None:
+    # `note` is optional: a rule reading it is unknown for these lines and does not fire
+    lines = b'{"id": 1, "kind": "incident", "count": 12, "level": "high", "cost": 3}\n' \
+            b'{"id": 2, "kind": "request", "count": 1, "cost": 0}\n' \
+            b'{"id": 3, "kind": "request", "count": 1, "cost": 0, "note": null}\n'
+    fast, general = both_paths(policy(), lines)
+    assert fast == general and b'"rule":"r1"' in fast[0] and fast[1][:2] == (3, 0)
