@@ -310,13 +310,17 @@ def generate(policy: ClassificationPolicy, verdicts: Sequence[Any], settle: Call
     """
     # items lacking an optional input that a rule reads go to a second form, which tests for
     # absence; the first needs no such test, so complete items pay nothing for it
-    tolerant_generator = _Generator(policy, verdicts=verdicts, tolerant=True)
-    tolerant_source = tolerant_generator.verdict_function(tolerant_generator.load_inputs(), rule_order(policy), form="single")
-    tolerant = _run(tolerant_source, tolerant_generator, policy, settle=settle, careful=careful)["decide_verdict"]
+    tolerant, tolerant_source = careful, ""
+    read = {name for rule in policy.rules for name in rule.when.reads}
+    if any(spec.name in read and not spec.required and not spec.has_default for spec in policy.inputs):
+        tolerant_generator = _Generator(policy, verdicts=verdicts, tolerant=True)
+        loads = tolerant_generator.load_inputs()
+        tolerant_source = "\n\n" + tolerant_generator.verdict_function(loads, rule_order(policy), form="single")
+        tolerant = _run(tolerant_source, tolerant_generator, policy, settle=settle, careful=careful)["decide_verdict"]
     generator = _Generator(policy, verdicts=verdicts)
     source = generator.module()
     namespace = _run(source, generator, policy, settle=settle, careful=tolerant)
-    forms = FastForms(namespace["decide"], namespace["decide_traced"], namespace["replay"], source + "\n\n" + tolerant_source,
+    forms = FastForms(namespace["decide"], namespace["decide_traced"], namespace["replay"], source + tolerant_source,
                       namespace["decide_many"], namespace["decide_verdict"], decide_tolerant=tolerant)
     fields = record_fields(policy)
     if fields is None:
@@ -872,8 +876,8 @@ class _Generator:
         on its fast path instead of converting between int and float on every item."""
         if beside_number and isinstance(node, ast.Constant):
             value = checked.constants.get(id(node), node.value)
-            if type(value) is int and abs(value) <= _EXACT_FLOAT_LIMIT:
-                return repr(float(value))
+            if type(value) is int:
+                return self.number(value, as_float=True)
         return self.expression(checked, node)
 
     def has_unknown_items(self, checked: Checked, node: ast.AST) -> bool:
