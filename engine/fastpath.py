@@ -17,6 +17,7 @@ from typing import IO, Any
 
 from . import jsonio
 from .evaluate import Classifier, Decision
+from .stream import keep_buffers_in_heap
 
 _FLUSH = 4096  # lines between writes (and tallies, and progress ticks)
 
@@ -72,6 +73,7 @@ class JsonlLane:
                     append(careful[0])
                     tally.add(careful[1])
             if len(results) + len(parts) >= 3 * _FLUSH:
+                keep_buffers_in_heap()  # a long stream: its batches reuse the same memory
                 out.write(b"".join(parts))
                 parts.clear()
                 self.count(results, tally)
