@@ -20,6 +20,7 @@ Two forms run the same checked expressions:
 from __future__ import annotations
 
 import ast
+import datetime as _dt
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -288,9 +289,6 @@ class FastForms:
     # over a record decoded and checked while parsing (jsonio.record_decoder of record_fields)
     decide_record: Callable[[Any], Any] | None = None
     record_fields: tuple[Any, ...] | None = None
-    # item -> its verdict, for an item lacking optional inputs that rules read (unknowns that
-    # decide nothing); `careful(item)` for anything else the code declines
-    decide_tolerant: Callable[[Any], Any] | None = None
 
 
 def rule_order(policy: ClassificationPolicy) -> tuple[Rule, ...]:
@@ -308,20 +306,16 @@ def generate(policy: ClassificationPolicy, verdicts: Sequence[Any], settle: Call
     verdict forms return those objects, turn the matches of `unique` and `collect` into a
     verdict with `settle(hits)`, and hand an item they decline to `careful(item)`.
     """
-    # items lacking an optional input that a rule reads go to a second form, which tests for
-    # absence; the first needs no such test, so complete items pay nothing for it
-    tolerant, tolerant_source = careful, ""
+    # where a rule reads an optional input without a default, the forms test for its absence
+    # instead of declining every item that lacks it (most items, in many feeds); otherwise
+    # they need no such test
     read = {name for rule in policy.rules for name in rule.when.reads}
-    if any(spec.name in read and not spec.required and not spec.has_default for spec in policy.inputs):
-        tolerant_generator = _Generator(policy, verdicts=verdicts, tolerant=True)
-        loads = tolerant_generator.load_inputs()
-        tolerant_source = "\n\n" + tolerant_generator.verdict_function(loads, rule_order(policy), form="single")
-        tolerant = _run(tolerant_source, tolerant_generator, policy, settle=settle, careful=careful)["decide_verdict"]
-    generator = _Generator(policy, verdicts=verdicts)
+    tolerant = any(spec.name in read and not spec.required and not spec.has_default for spec in policy.inputs)
+    generator = _Generator(policy, verdicts=verdicts, tolerant=tolerant)
     source = generator.module()
-    namespace = _run(source, generator, policy, settle=settle, careful=tolerant)
-    forms = FastForms(namespace["decide"], namespace["decide_traced"], namespace["replay"], source + tolerant_source,
-                      namespace["decide_many"], namespace["decide_verdict"], decide_tolerant=tolerant)
+    namespace = _run(source, generator, policy, settle=settle, careful=careful)
+    forms = FastForms(namespace["decide"], namespace["decide_traced"], namespace["replay"], source,
+                      namespace["decide_many"], namespace["decide_verdict"])
     fields = record_fields(policy)
     if fields is None:
         return forms
@@ -435,6 +429,10 @@ _HELPERS: dict[str, Any] = {
     "tuple": tuple,
     "len": len,
     "INF": math.inf,
+    "dict": dict,
+    "list": list,
+    "map": map,
+    "_date": _dt.date.fromisoformat,
     "_convert": convert,
     "_lookup": lookup,
     "_lookup_or": lambda item, path, default: _lookup_or(item, path, default),
@@ -446,6 +444,8 @@ _HELPERS: dict[str, Any] = {
     "_text": sandbox.text_only,
     "_search": sandbox.regex_search,
 }
+
+_PYTHON_TYPE = {"string": str, "boolean": bool, "integer": int}
 
 # whole numbers up to 2**53 are exactly representable as floats
 _EXACT_FLOAT_LIMIT = 2**53
@@ -470,6 +470,7 @@ class _Generator:
         self.locals: dict[str, str] = {}  # input name -> local variable
         self.canonical: dict[str, dict[str, str]] = {}  # enum input -> value -> pool name
         self.has_locals: dict[str, str] = {}
+        self.parents: dict[tuple[str, ...], str] = {}  # a nested input's parent mapping -> its local
         self.read = {name for rule in policy.rules for name in rule.when.reads}
         self.tested = {
             name
@@ -671,6 +672,7 @@ class _Generator:
         # null counts as absent: a flat optional input reads as None when either, a nested one
         # (through the careful checker's own lookup) as ABSENT
         absent = "None" if len(spec.path) == 1 else "ABSENT"
+        statements: list[str] = []
         if len(spec.path) == 1:
             key = repr(spec.name)
             if default is not None:
@@ -680,12 +682,13 @@ class _Generator:
             else:
                 fetch = f"it[{key}]"
         else:
-            fetch = f"_lookup(it, {self.constant(spec.path, 'P')})"
+            careful = f"_lookup(it, {self.constant(spec.path, 'P')})"
             if default is not None:
-                fetch = f"_lookup_or(it, {self.constant(spec.path, 'P')}, {default})"
+                careful = f"_lookup_or(it, {self.constant(spec.path, 'P')}, {default})"
             elif not may_be_absent:
                 self.absent[spec.name] = (var, "ABSENT")
                 self.declined_when_absent.add(spec.name)  # a required input: the careful path says it is missing
+            statements, fetch = self.nested_read(spec.path, var, careful), var
         if may_be_absent:
             self.absent[spec.name] = (var, absent)
         if spec.type == "string" and spec.enum is not None:
@@ -697,17 +700,71 @@ class _Generator:
                 canonical[sentinel] = sentinel
             table = self.constant(canonical, "E", shared=False)
             self.canonical[spec.name] = {value: self.constant(canonical[value], "C", shared=False) for value in spec.enum}
-            return [f"{var} = {table}[{fetch}]"], []
-        statements = [f"{var} = {fetch}"]
+            return statements + [f"{var} = {table}[{fetch}]"], []
+        if fetch != var:
+            statements.append(f"{var} = {fetch}")
         if spec.type not in ("string", "integer", "number", "boolean"):
-            # dates, lists and mappings are checked (and converted) by the careful checker itself
-            convert = f"{var} = _convert({var}, {self.constant(spec, 'I')})"
-            statements += [f"if {var} is not {absent}:", "    " + convert] if may_be_absent else [convert]
-            return statements, []
-        checks = self.checks(spec, var, whole if not may_be_absent else None)
+            checks = self.structure_checks(spec, var)
+            if checks is None:
+                convert = f"{var} = {self.conversion(spec, var)}"
+                statements += [f"if {var} is not {absent}:", "    " + convert] if may_be_absent else [convert]
+                return statements, []
+        else:
+            checks = self.checks(spec, var, whole if not may_be_absent else None)
         if may_be_absent:
             return statements, [f"({var} is {absent} or (" + " and ".join(checks or ["True"]) + "))"]
         return statements, checks
+
+    def nested_read(self, path: tuple[str, ...], var: str, careful: str) -> list[str]:
+        """Statements reading a nested field into `var`: straight through the mappings on its
+        path, each read once for every input below it; when that finds nothing (a field
+        missing or null, a flat key written with dots), through `careful`, the checker's own
+        lookup, which then decides exactly as it always does."""
+        lines: list[str] = []
+        parent = "it"
+        for depth in range(1, len(path)):
+            prefix = path[:depth]
+            if prefix not in self.parents:
+                local = self.parents[prefix] = f"p{len(self.parents)}"
+                lines.append(f"{local} = {self._member(parent, path[depth - 1], first=depth == 1)}")
+            parent = self.parents[prefix]
+        lines.append(f"{var} = {self._member(parent, path[-1], first=False)}")
+        lines.append(f"if {var} is None: {var} = {careful}")
+        return lines
+
+    @staticmethod
+    def _member(parent: str, key: str, first: bool) -> str:
+        return f"{parent}.get({key!r})" if first else f"({parent}.get({key!r}) if type({parent}) is dict else None)"
+
+    def structure_checks(self, spec: InputSpec, var: str) -> list[str] | None:
+        """The conditions a mapping or a list of plain values meets exactly when the careful
+        checker accepts it unchanged; None for inputs it converts (dates, lists of numbers)."""
+        if spec.enum is not None or spec.minimum is not None or spec.maximum is not None:
+            return None
+        if spec.type == "object":
+            return [f"type({var}) is dict"]
+        if spec.type != "array":
+            return None
+        if spec.items is None:
+            return [f"type({var}) is list"]
+        element = spec.items
+        if element.type not in ("string", "boolean", "integer") or element.minimum is not None \
+                or element.maximum is not None or element.items is not None:
+            return None
+        # one type per element, and only the declared one (no None, no whole floats to convert)
+        checks = [f"type({var}) is list", f"{{*map(type, {var})}} <= {self.constant(frozenset({_PYTHON_TYPE[element.type]}), 'T')}"]
+        if element.enum is not None:
+            checks.append(f"{self.constant(frozenset(element.enum), 'S')}.issuperset({var})")
+        return checks
+
+    def conversion(self, spec: InputSpec, var: str) -> str:
+        """An expression converting `var` as the careful checker does (it raises where the
+        checker would reject the value, and the careful path then says why)."""
+        careful = f"_convert({var}, {self.constant(spec, 'I')})"
+        if spec.type == "date" and spec.enum is None and spec.minimum is None and spec.maximum is None:
+            # the checker's own parse of a date: date.fromisoformat of ten characters
+            return f"(_date({var}) if type({var}) is str and len({var}) == 10 else {careful})"
+        return careful
 
     def checks(self, spec: InputSpec, var: str, whole: list[str] | None) -> list[str]:
         """The conditions a text, number or boolean value meets exactly when the careful checker

@@ -253,7 +253,7 @@ class Classifier:
 
     def _careful_verdict(self, item: Any) -> Verdict | Rejection:
         try:
-            return self.forms.decide_tolerant(item)  # type: ignore[misc]  # set by generate()
+            return self._careful_decision(item)
         except ItemError as error:
             item_id = item.get("id") if isinstance(item, dict) else None
             return Rejection(item_id, None, error.message, self.ref)
