@@ -488,7 +488,13 @@ class _Generator:
         self.declined_when_absent: set[str] = set()
         if tolerant:
             for rule in policy.rules:
-                self._sort_leaves(rule.when, negated=False)
+                # a guarded leaf reads as false where the careful path has unknown, and unknown
+                # does not end an `all`: the careful path evaluates the rest, which must not be
+                # able to fail, so a rule with any leaf that can (arithmetic, patterns) has none
+                if all(_plain_leaf(node.expr) for node in rule.when.walk() if node.expr is not None):
+                    self._sort_leaves(rule.when, negated=False)
+                else:
+                    self.declined_when_absent.update(rule.when.reads)
         else:  # the common case first: every input a rule reads is there, with no test for absence
             self.declined_when_absent = set(self.read)
 
@@ -812,10 +818,8 @@ class _Generator:
             if condition.expr.type.kind == "any":
                 code = f"_truth({code})"
                 self.pool["_truth"] = _fast_truth
-            optional = [self.absent[name] for name in condition.expr.reads if name in self.absent]
-            if optional and not traced and condition.node_id in self.guarded:
-                present = " and ".join(f"{var} is not {sentinel}" for var, sentinel in optional)
-                code = f"({present} and {code})"
+            if not traced and condition.node_id in self.guarded:
+                code = self.guarded_expression(condition.expr, condition.expr.tree)
         elif kind == "const":
             code = "True" if condition.value else "False"
         elif kind == "not":
@@ -824,6 +828,26 @@ class _Generator:
             joiner = " and " if kind == "all" else " or "
             code = "(" + joiner.join(self.condition(child, traced) for child in condition.children) + ")"
         return f"(n{condition.node_id} := {code})" if traced else code
+
+    def guarded_expression(self, checked: Checked, node: ast.AST) -> str:
+        """A plain leaf (see _plain_leaf) that is true exactly when the careful path finds it
+        true: each comparison, with optional inputs it reads, only where they are present."""
+        if isinstance(node, ast.BoolOp):
+            joiner = " and " if isinstance(node.op, ast.And) else " or "
+            return "(" + joiner.join(self.guarded_expression(checked, value) for value in node.values) + ")"
+        code = self.boolean(checked, node)
+        optional: list[tuple[str, str]] = []
+        pending = [node]
+        while pending:  # the inputs this comparison reads (a dotted name is one input)
+            part = pending.pop()
+            ref = checked.refs.get(id(part))
+            if ref is None:
+                pending.extend(reversed(list(ast.iter_child_nodes(part))))
+            elif ref.input in self.absent and self.absent[ref.input] not in optional:
+                optional.append(self.absent[ref.input])
+        if not optional:
+            return code
+        return "(" + " and ".join(f"{var} is not {sentinel}" for var, sentinel in optional) + f" and {code})"
 
     def expression(self, checked: Checked, node: ast.AST) -> str:
         method = getattr(self, "emit_" + type(node).__name__)
@@ -994,27 +1018,32 @@ class _Generator:
 
 
 def _plain_leaf(checked: Checked) -> bool:
-    """An expression of comparisons (joined by `and`) between inputs, constants and calls that
-    cannot fail on checked values: with any input it reads absent it is unknown or false, so not
-    true, and the careful path would raise no error while evaluating the rest of it (no
-    arithmetic to divide by zero)."""
-    for node in ast.walk(checked.tree):
-        if isinstance(node, ast.Call):
-            name = getattr(node.func, "id", None)
+    """An expression of comparisons (joined by `and` and `or`) between inputs, constants and
+    calls that cannot fail on checked values: each comparison with an input it reads absent is
+    unknown, so it is true exactly when its inputs are present and it holds, and the careful
+    path would raise no error while evaluating the rest of it (no arithmetic to divide by zero)."""
+    return _plain_part(checked, checked.tree)
+
+
+def _plain_part(checked: Checked, node: ast.AST) -> bool:
+    if isinstance(node, ast.BoolOp):  # only on top: `(a or b) == x` is not a comparison of known parts
+        return all(_plain_part(checked, value) for value in node.values)
+    for part in ast.walk(node):
+        if isinstance(part, ast.Call):
+            name = getattr(part.func, "id", None)
             dates = name == "days_between" and all(
-                (typ := checked.types.get(id(argument))) is not None and typ.kind == "date" for argument in node.args
+                (typ := checked.types.get(id(argument))) is not None and typ.kind == "date" for argument in part.args
             )  # two dates always have a difference in days
             if name not in _TOTAL_FUNCTIONS and not dates:
                 return False
-        elif not isinstance(node, _PLAIN_NODES):
+        elif not isinstance(part, _PLAIN_NODES):
             return False
     return True
 
 
-# `and` is true only when every part is, so one guard for all its inputs is exact; `or` is not
 _TOTAL_FUNCTIONS = frozenset({"len", "lower", "upper"})
 _PLAIN_NODES = (ast.Compare, ast.Name, ast.Attribute, ast.Constant, ast.List, ast.Tuple, ast.Set, ast.expr_context,
-                ast.cmpop, ast.BoolOp, ast.And)
+                ast.cmpop)
 
 
 def _hashable(value: Any) -> bool:

@@ -253,6 +253,25 @@ def test_the_fast_form_decides_items_without_optional_inputs(missing: dict[str, 
     assert negated.decide(item).rule == "r2"
 
 
+@pytest.mark.parametrize("condition", ["title == 'VPN' or count >= 3", "(title == 'VPN' or funded) and count >= 3",
+                                       "kind == 'incident' and (count < (count / count) <= count)",
+                                       "(title == 'VPN') == funded", "count >= 3 and not (title == 'VPN')"])
+@pytest.mark.parametrize("item", [{"count": 5}, {"count": 0}, {"count": 5, "title": "VPN"}, {"count": 5, "funded": True},
+                                  {"count": 5, "kind": "incident"}])
+def test_conditions_over_absent_inputs_decide_as_the_careful_path_decides(condition: str, item: dict[str, Any]) -> None:
+    # an absent input is unknown: `or` may still be true, `and` goes on evaluating (and may fail)
+    classifier = policy_with([condition, "True"], "first").classifier
+    full = {"ticket": "T-1", **item}
+    check_agreement(classifier, full)
+    batched = classifier.decide_many([full])[0]
+    try:
+        expected = classifier.verdict(classifier.careful(full)[0])
+    except ItemError as error:
+        assert batched.error == error.message
+    else:
+        assert batched is expected and classifier.decide(full) is expected
+
+
 BIG = 2**53 + 1  # the first whole number a float cannot hold
 
 
