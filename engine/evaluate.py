@@ -303,10 +303,10 @@ class Classifier:
 
     def jsonl_lane(self, id_field: str, careful_line: Any) -> Any:
         """The fast lane for JSON lines, when the policy's inputs allow one."""
-        if self.forms.decide_record is None:
-            return None
-        from .fastpath import JsonlLane
+        from .fastpath import JsonlLane, MappingLane
 
+        if self.forms.decide_record is None:
+            return MappingLane(self, id_field, careful_line)
         return JsonlLane(self, id_field, careful_line)
 
     def verdict(self, result: Any, unknown: tuple[str, ...] = ()) -> Verdict:

@@ -1,11 +1,13 @@
-"""The JSONL fast lane: JSON lines in, JSON lines out, for policies over plain scalar inputs.
+"""The JSONL fast lanes: JSON lines in, JSON lines out.
 
-Each line is decoded straight into a typed record (jsonio.record_decoder), which checks every
-declared input while parsing; the generated `decide_record` picks the rule; the output
-record is the item's id joined to bytes rendered once per rule. A line the lane cannot
-handle outright (not an object, a value that does not fit, missing data, an expression error,
-a blank line) goes through the general path, one line at a time, so the output is the same,
-byte for byte, as the general path would write for every line.
+For policies over plain scalar inputs, each line is decoded straight into a typed record
+(jsonio.record_decoder), which checks every declared input while parsing, and the generated
+`decide_record` picks the rule. For any other policy (nested fields, lists, dates), each line
+is decoded into a mapping and the generated `decide_verdict` decides it, as the general path
+would. Either way the output record is the item's id joined to bytes rendered once per
+verdict. A line a lane cannot handle outright (not an object, a value that does not fit,
+missing data, an expression error, a blank line) goes through the general path, one line at a
+time, so the output is the same, byte for byte, as the general path would write for every line.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import IO, Any
 
 from . import jsonio
 from .evaluate import Classifier, Decision
+from .items import MAX_RECORD_BYTES
 from .stream import keep_buffers_in_heap
 
 _FLUSH = 4096  # lines between writes (and tallies, and progress ticks)
@@ -58,6 +61,8 @@ class JsonlLane:
         for raw in source:
             number += 1
             try:
+                if len(raw) > MAX_RECORD_BYTES:
+                    raise ValueError("too long")
                 record = decode(raw)
                 result = decide(record)
                 tail = tails.get(result)
@@ -68,24 +73,87 @@ class JsonlLane:
                 append(tail)
                 keep(result)
             except Exception:  # anything unusual: the general path decides, and explains
-                careful = self.careful_line(raw, number)
-                if careful is not None:
-                    append(careful[0])
-                    tally.add(careful[1])
+                self.careful(raw, number, parts, tally)
             if len(results) + len(parts) >= 3 * _FLUSH:
-                keep_buffers_in_heap()  # a long stream: its batches reuse the same memory
-                out.write(b"".join(parts))
-                parts.clear()
-                self.count(results, tally)
-                if progress is not None:
-                    progress.tick(tally.items)
+                self.flush(parts, results, out, tally, progress)
+        self.flush(parts, results, out, tally, None, last=True)
+
+    def careful(self, raw: bytes, number: int, parts: list[bytes], tally: Any) -> None:
+        """Write line `number` as the general path does (nothing for a blank line)."""
+        careful = self.careful_line(raw, number)
+        if careful is not None:
+            parts.append(careful[0])
+            tally.add(careful[1])
+
+    def flush(self, parts: list[bytes], results: list[Any], out: IO[bytes], tally: Any, progress: Any,
+              last: bool = False) -> None:
+        """Write the batch of lines, count its results; the last one also flushes `out`."""
+        if not last:
+            keep_buffers_in_heap()  # a long stream: its batches reuse the same memory
         out.write(b"".join(parts))
+        parts.clear()
         self.count(results, tally)
-        out.flush()
+        if progress is not None:
+            progress.tick(tally.items)
+        if last:
+            out.flush()
 
     def count(self, results: list[Any], tally: Any) -> None:
         for result, count in Counter(results).items():
             tally.add(self.classifier.verdict(result).outcome, count)
+        results.clear()
+
+
+class MappingLane(JsonlLane):
+    """Classifies a JSONL stream of items of any shape: each line decoded into a mapping and
+    decided by the generated verdict form, which hands what it declines to the careful path."""
+
+    def __init__(self, classifier: Classifier, id_field: str, careful_line: Callable[[bytes, int], tuple[bytes, Any] | None]):
+        self.classifier = classifier
+        self.id_field = id_field
+        self.careful_line = careful_line
+        # verdicts are the classifier's own objects (one per rule, the default, each combination
+        # `collect` met), so their ids are stable keys; each is held here too, so no id is reused
+        self.tails: dict[int, bytes] = {}
+        self.verdicts: dict[int, Any] = {}
+
+    def run(self, source: IO[bytes], out: IO[bytes], tally: Any, progress: Any = None, first_line: int = 1) -> None:
+        decode, decide, encode, id_field = jsonio.decode, self.classifier.decide, jsonio.encode, self.id_field
+        tails = self.tails
+        parts: list[bytes] = []
+        append = parts.append
+        results: list[int] = []
+        keep = results.append
+        number = first_line - 1
+        for raw in source:
+            number += 1
+            try:
+                if len(raw) > MAX_RECORD_BYTES:
+                    raise ValueError("too long")
+                item = decode(raw)
+                verdict = decide(item)  # an item that is not a mapping fails here or at its id
+                key = id(verdict)
+                tail = tails.get(key)
+                if tail is None:
+                    tail = self.remember(verdict)
+                append(b'{"id":')
+                append(encode(item.get(id_field)))
+                append(tail)
+                keep(key)
+            except Exception:  # anything unusual: the general path decides, and explains
+                self.careful(raw, number, parts, tally)
+            if len(results) + len(parts) >= 3 * _FLUSH:
+                self.flush(parts, results, out, tally, progress)
+        self.flush(parts, results, out, tally, None, last=True)
+
+    def remember(self, verdict: Any) -> bytes:
+        tail = self.tails[id(verdict)] = record_tail(self.classifier, verdict)
+        self.verdicts[id(verdict)] = verdict
+        return tail
+
+    def count(self, results: list[Any], tally: Any) -> None:
+        for key, count in Counter(results).items():
+            tally.add(self.verdicts[key].outcome, count)
         results.clear()
 
 

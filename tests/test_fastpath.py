@@ -123,10 +123,60 @@ def test_a_custom_id_field_that_is_also_an_input() -> None:
     assert fast == general and b'"id":"problem"' in fast[0]
 
 
-def test_policies_with_nested_or_dated_inputs_use_the_general_path() -> None:
-    text = SCALAR_POLICY.replace("HIT", "first").replace("DEFAULT", "").replace("  spare: integer\n", "  spare: date\n")
-    text = text.replace(", priority: 1}", "}").replace(", priority: 2}", "}").replace(", priority: 3}", "}")
-    assert engine.loads(text).classifier.forms.decide_record is None
+NESTED_POLICY = """\
+rulebook: 1
+kind: classification
+name: nested-lane
+inputs:
+  kind: {type: string, enum: [incident, request, problem], required: true}
+  owner.team: string
+  owner.size: {type: integer, minimum: 0, default: 1}
+  tags: {type: array, items: {type: string}, default: []}
+  opened: date
+outcomes: [a, b, c]
+hit: HIT
+DEFAULT
+rules:
+  - {id: r1, outcome: a, when: "owner.team == 'ops' and owner.size > 2"}
+  - {id: r2, outcome: b, when: "'vip' in tags or days_between(opened, '2026-06-01') > 30"}
+  - {id: r3, outcome: c, when: "kind == 'problem'"}
+"""
+nested_good = {"kind": st.sampled_from(["incident", "request", "problem"]),
+               "owner": st.fixed_dictionaries({}, optional={"team": st.sampled_from(["ops", "dev"]), "size": st.integers(0, 5)}),
+               "tags": st.lists(st.sampled_from(["vip", "x"]), max_size=3), "opened": st.sampled_from(["2026-01-02", "2026-05-30"])}
+
+
+@st.composite
+def nested_lines(draw: Any) -> bytes:
+    shape = draw(st.sampled_from(["clean", "clean", "partial", "odd", "broken"]))
+    if shape == "broken":
+        return draw(st.sampled_from([b"not json", b"[1, 2]", b"null", b"", b'{"kind": "problem"} x']))
+    item: dict[str, Any] = {"id": draw(st.one_of(st.text(max_size=5), st.integers(), st.none()))}
+    for name, strategy in nested_good.items():
+        if shape == "clean" or draw(st.booleans()):
+            item[name] = draw(strategy if shape != "odd" or draw(st.booleans()) else values)
+    if shape == "odd" and draw(st.booleans()):
+        item["owner.team"] = draw(st.sampled_from(["ops", None]))  # a flat key written with dots
+    return json.dumps(item).encode()
+
+
+@settings(max_examples=150, deadline=None)
+@given(stream=st.lists(nested_lines(), max_size=10), hit=st.sampled_from(["first", "collect"]), default=st.booleans(),
+       id_field=st.sampled_from(["id", "kind"]))
+def test_policies_with_nested_listed_or_dated_inputs_take_a_lane_that_writes_what_the_general_path_writes(
+        stream: list[bytes], hit: str, default: bool, id_field: str) -> None:
+    shaped = engine.loads(NESTED_POLICY.replace("HIT", hit).replace("DEFAULT", "default: c" if default else ""))
+    assert shaped.classifier.forms.decide_record is None  # no typed record for these inputs: items stay mappings
+    fast, general = both_paths(shaped, b"\n".join(stream) + b"\n", id_field)
+    assert fast == general
+
+
+@pytest.mark.parametrize("text", [NESTED_POLICY.replace("HIT", "first").replace("DEFAULT", "default: c"), None])
+def test_a_line_longer_than_an_item_may_be_is_an_error_on_every_lane(text: str | None) -> None:
+    shaped = engine.loads(text) if text else policy()
+    huge = json.dumps({"id": 1, "kind": "problem", "count": 1, "cost": 1, "padding": "x" * (16 * 1024 * 1024)}).encode()
+    fast, general = both_paths(shaped, b'{"id": 0, "kind": "problem", "count": 1, "cost": 1}\n' + huge + b"\n")
+    assert fast == general and fast[1][:2] == (2, 1) and b"line is longer than 16 MiB" in fast[0]
 
 
 def test_lines_without_an_optional_input_are_decided_as_the_general_path_decides_them() -> None:
