@@ -565,9 +565,9 @@ class _Generator:
             indent, give, after = "        ", "return {}", []
         else:
             lines = ["def decide_traced(it):"]
+            # an item lacking an input that a rule reads is decided here too; its trace, with the
+            # unknowns, is the careful path's (see Classifier.unpack)
             indent, give, after = "    ", "return Recorded(" + ", ".join(["{}", *self.recorded_names()]) + ")", []
-            # a trace records unknowns, which only the careful path computes
-            loads = loads + self.decline_absent(set(self.absent) & self.read)
         lines += [indent + line for line in loads]
         results = [self.constant(verdict, "V", shared=False) if verdict is not None else None for verdict in self.verdicts]
         if self.policy.hit in ("first", "priority"):

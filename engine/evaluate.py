@@ -236,6 +236,10 @@ class Classifier:
             Verdict(rule.outcome, rule.id, rule.because, rule.index, (rule,)) for rule in policy.rules
         ]
         self._combined: dict[tuple[int, ...], Verdict] = {}
+        read = {name for rule in policy.rules for name in rule.when.reads}
+        # inputs a rule reads that an item may lack: where one is absent, conditions are unknown
+        self._optional_reads = tuple(number for number, spec in enumerate(policy.inputs)
+                                     if spec.name in read and not spec.required and not spec.has_default)
         self.forms = generate(policy, self.verdicts, self.verdict, self._careful_decision)
         # decide(item) -> the verdict; raises ItemError if the item cannot be decided. It is the
         # generated function itself, so deciding one item costs one call
@@ -402,6 +406,11 @@ class Classifier:
         if isinstance(recorded, tuple):
             return recorded[1], recorded[2]
         values = astuple(recorded)[1:1 + len(self.policy.inputs)]
+        if any(values[number] is None or values[number] is ABSENT for number in self._optional_reads):
+            # the replay is two-valued; unknowns (and which nodes they leave evaluated) are the
+            # careful path's, which decides as the fast form did, so only the nodes are taken
+            _, nodes, checked = self.careful(item)
+            return nodes, checked
         return self.forms.replay(recorded), self._checked_from(item, values)
 
     def _checked_from(self, item: Any, values: tuple[Any, ...]) -> CheckedItem:

@@ -253,6 +253,20 @@ def test_the_fast_form_decides_items_without_optional_inputs(missing: dict[str, 
     assert negated.decide(item).rule == "r2"
 
 
+def test_a_traced_decision_of_an_item_without_optional_inputs_is_made_in_the_fast_form() -> None:
+    # the verdict comes from the traced form; the unknowns of its trace from the careful path,
+    # only when the trace is looked at
+    policy = policy_with(["title == 'VPN' and count >= 3", "'vip' in tags or count >= 3"], "first")
+    item = {"kind": "incident", "count": 5, "ticket": "T-1"}
+    classifier = policy.classifier
+    recorded = classifier.forms.decide_traced(item)
+    assert recorded.verdict is classifier.verdicts[2]
+    nodes, checked = classifier.unpack(item, recorded)
+    _, expected_nodes, expected_checked = classifier.careful(item)
+    assert (list(nodes), checked) == (list(expected_nodes), expected_checked)
+    assert "unknown" in policy.classify(item, trace=True).trace.rules[0].result
+
+
 @pytest.mark.parametrize("condition", ["title == 'VPN' or count >= 3", "(title == 'VPN' or funded) and count >= 3",
                                        "kind == 'incident' and (count < (count / count) <= count)",
                                        "(title == 'VPN') == funded", "count >= 3 and not (title == 'VPN')"])
