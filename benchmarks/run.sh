@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces the speed figures of README.md, "Speed": the shared benchmark with Rulebook as a
-# contestant (in process and end to end), then start-up, memory and --jobs.
+# contestant (in process and end to end), then start-up, memory and --jobs, then a second
+# shape of policy and items (nested fields, optional inputs, lists, dates: ops_shape.py).
 #
 #   benchmarks/run.sh                 # everything, about 12 minutes (the first run installs the peers)
 #   benchmarks/run.sh --quick         # extra arguments go to the harness (run_bench.py --help)
@@ -34,3 +35,4 @@ cli="rulebook=.venv/bin/rulebook classify - --policy policies/rulebook-itsm-tria
 [ -f data/items_1m.jsonl ] || .venv/bin/python gen_items.py -n 1000000 -o data/items_1m.jsonl
 .venv/bin/python "$here/resources.py" --rulebook .venv/bin/rulebook --python .venv/bin/python \
   --policy policies/rulebook-itsm-triage.yaml --items data/items_1m.jsonl | tee results/rulebook-resources.md
+.venv/bin/python "$here/ops_shape.py" --rulebook .venv/bin/rulebook | tee results/rulebook-ops-shape.md
