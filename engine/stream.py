@@ -9,7 +9,7 @@ about policies, only about keeping the stream going whatever an item holds.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, NamedTuple, Protocol
 
@@ -157,7 +157,8 @@ def keep_buffers_in_heap() -> None:
 
 # -- several processes ----------------------------------------------------------------------------
 
-BLOCK_BYTES = 1 << 20  # input handed to a worker at a time, cut at a line end
+BLOCK_BYTES = 1 << 22  # input handed to a worker at a time, cut at a line end
+PIPED_BYTES = 1 << 20  # the same for input sent to the workers, copied twice on the way
 
 
 def blocks(source: IO[bytes], size: int = BLOCK_BYTES) -> Iterator[tuple[bytes, int]]:
@@ -202,14 +203,108 @@ def file_blocks(fd: int, start: int, size: int = BLOCK_BYTES) -> Iterator[tuple[
 
 
 class _Block(NamedTuple):
-    """What a worker made of one block: its output (or the file holding it), the count of its
-    input lines, its tally."""
+    """What a worker made of one block: its output (None when the worker wrote it itself) and
+    its tally."""
 
-    data: bytes | str
-    lines: int
+    data: bytes | None
     items: int
     rejected: int
     labels: dict[str, int]
+
+
+# A worker reading its block from the input file does not know the number of its first line
+# and numbers it from 1. Only error records carry line numbers: a block with any is decided
+# again once the lines before it are counted. They are counted only then, from where the last
+# count stopped; counting every block would cost the workers several percent of their time.
+_AT, _LINES = 0, 1  # in a count of lines: the offset counted to, the lines before it
+
+
+def _first_line(count: Any, fd: int, offset: int) -> int:
+    """The number of the line at `offset` of the file `fd`, counting on from `count`."""
+    import os
+
+    while count[_AT] < offset:
+        chunk = os.pread(fd, min(offset - count[_AT], BLOCK_BYTES), count[_AT])
+        count[_AT] += len(chunk)
+        count[_LINES] += chunk.count(b"\n")
+    return count[_LINES] + 1
+
+
+class _Turns:
+    """What forked workers share to write their blocks to the output themselves, in order.
+
+    The worker whose block is next writes it, then the later blocks parked by workers that
+    finished before their turn (each in a spool file, and a slot of `state`). The parent keeps
+    at most `slots` blocks in flight and waits for them in order, so every block before the
+    oldest one in flight is written, and no two parked blocks share a slot.
+    """
+
+    NEXT, GONE, SLOTS = 2, 3, 4  # in `state`, after a count of lines: next block, reader gone
+    SLOT = 4  # a parked block: its number (-1: the slot is free), renumber or not, offset, length
+
+    def __init__(self, context: Any, fd: int, source: int | None, start: int, spool: str, slots: int):
+        self.fd, self.source, self.spool, self.slots = fd, source, spool, slots
+        self.lock = context.Lock()
+        self.state = context.RawArray("q", self.SLOTS + self.SLOT * slots)
+        self.state[_AT] = start
+        for slot in range(slots):
+            self.state[self.SLOTS + self.SLOT * slot] = -1
+
+    def commit(self, seq: int, data: bytes, renumber: tuple[int, int] | None,
+               redo: Callable[[tuple[int, int], int], bytes]) -> None:
+        """Write block `seq`, and the parked blocks after it, if it is next; else park it.
+        `renumber` is the place in the input file of a block whose error records were numbered
+        from 1; `redo(place, first_line)` decides such a block again."""
+        import os
+
+        state = self.state
+        self.lock.acquire()
+        try:
+            if state[self.GONE]:
+                return
+            if state[self.NEXT] != seq:
+                self._park(seq, data, renumber)
+                return
+            while True:  # this worker's turn until it moves NEXT on: no other writes or counts
+                if renumber is not None:
+                    self.lock.release()  # while deciding again, the others park their blocks
+                    try:
+                        first = _first_line(state, self.source, renumber[0])
+                        data = data if first == 1 else redo(renumber, first)
+                    finally:
+                        self.lock.acquire()
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(self.fd, view):]
+                seq = state[self.NEXT] = seq + 1
+                parked = self._unpark(seq)
+                if parked is None:
+                    return
+                data, renumber = parked
+        except BrokenPipeError:  # the reader went away: no worker writes any more
+            state[self.GONE] = 1
+        finally:
+            self.lock.release()
+
+    def _park(self, seq: int, data: bytes, renumber: tuple[int, int] | None) -> None:
+        with open(f"{self.spool}/{seq}", "wb") as spooled:
+            spooled.write(data)
+        slot = self.SLOTS + self.SLOT * (seq % self.slots)
+        assert self.state[slot] == -1, "a parked block in the way"
+        self.state[slot:slot + self.SLOT] = [seq, renumber is not None, *(renumber or (0, 0))]
+
+    def _unpark(self, seq: int) -> tuple[bytes, tuple[int, int] | None] | None:
+        import os
+
+        slot = self.SLOTS + self.SLOT * (seq % self.slots)
+        if self.state[slot] != seq:
+            return None
+        _, renumber, offset, length = self.state[slot:slot + self.SLOT]
+        self.state[slot] = -1
+        with open(f"{self.spool}/{seq}", "rb") as spooled:
+            data = spooled.read()
+        os.unlink(spooled.name)
+        return data, (offset, length) if renumber else None
 
 
 _WORKER: tuple[Any, ...] | None = None
@@ -217,63 +312,43 @@ _INHERITED: Decider | None = None  # the parent's decider, which forked workers 
 
 
 def _start_worker(make_decider: Any, id_field: str, trace: bool, fd: int | None = None,
-                  spool: str | None = None) -> None:
+                  turns: _Turns | None = None) -> None:
     global _WORKER
     keep_buffers_in_heap()  # inherited where forked; a spawned worker sets it itself
     decider = _INHERITED if _INHERITED is not None else make_decider()
     lane = None if trace else lane_for(decider, id_field)  # built once: it costs about a block's millisecond
-    _WORKER = (decider, id_field, trace, fd, spool, lane)
+    _WORKER = (decider, id_field, trace, fd, turns, lane)
 
 
-def _decide_block(job: tuple[bytes, int]) -> _Block:
+def _decide_job(job: tuple[int, bytes | tuple[int, int], int | None]) -> _Block:
+    """Decide a block: its number, its bytes or its place in the input file, and the number of
+    its first line (None: unknown). Its output is returned, or written where `_Turns` says."""
     assert _WORKER is not None
-    decider, id_field, trace, _, _, lane = _WORKER
-    block, first_line = job
-    return _decided(decider, block, first_line, id_field, trace, lane=lane)
+    decider, id_field, trace, fd, turns, lane = _WORKER
+    seq, what, first_line = job
+    if turns is not None and turns.state[turns.GONE]:
+        return _Block(None, 0, 0, {})
+    data, tally = _decided(decider, what if isinstance(what, bytes) else _read(fd, *what), first_line or 1,
+                           id_field, trace, lane)
+    block = _Block(data, tally.items, tally.rejected, dict(tally.labels))
+    if turns is None:
+        return block
 
+    def redo(place: tuple[int, int], first: int) -> bytes:
+        return _decided(decider, _read(fd, *place), first, id_field, trace, lane)[0]
 
-def _decide_file_block(job: tuple[int, int]) -> _Block:
-    assert _WORKER is not None
-    decider, id_field, trace, fd, spool, lane = _WORKER
-    offset, length = job
-    # Numbered from 1: the worker does not know where its block starts. Only error records
-    # carry line numbers; a block with any is decided again where its first line is known.
-    # The output goes to a file in `spool`, which the parent copies on without reading it.
-    return _decided(decider, _read(fd, offset, length), 1, id_field, trace, f"{spool}/{offset}", lane)
+    turns.commit(seq, data, what if isinstance(what, tuple) and tally.rejected else None, redo)
+    return block._replace(data=None)
 
 
 def _decided(decider: Decider, block: bytes, first_line: int, id_field: str, trace: bool,
-             spool_file: str | None = None, lane: Any = None) -> _Block:
+             lane: Any = None) -> tuple[bytes, Tally]:
     import io
 
-    out: Any = io.BytesIO() if spool_file is None else open(spool_file, "wb")  # noqa: SIM115
-    with out:
-        tally = run(decider, io.BytesIO(block), "jsonl", "jsonl", out, id_field=id_field, trace=trace,
-                    first_line=first_line, lane=lane)
-        data = out.getvalue() if spool_file is None else spool_file
-    return _Block(data, block.count(b"\n"), tally.items, tally.rejected, dict(tally.labels))
-
-
-def _write_on(out: IO[bytes], data: bytes | str) -> None:
-    """Write a block's output to `out`: the bytes, or the content of the spool file named."""
-    import os
-
-    if isinstance(data, bytes):
-        out.write(data)
-        return
-    with open(data, "rb") as spooled:
-        offset, size = 0, os.fstat(spooled.fileno()).st_size
-        try:
-            target = out.fileno()
-            out.flush()
-            while offset < size:  # copied by the kernel, never through this process
-                offset += os.sendfile(target, spooled.fileno(), offset, size - offset)
-        except BrokenPipeError:
-            raise
-        except (AttributeError, OSError, ValueError):  # no file, or one sendfile cannot write to
-            spooled.seek(offset)
-            out.write(spooled.read())
-    os.unlink(data)
+    out = io.BytesIO()
+    tally = run(decider, io.BytesIO(block), "jsonl", "jsonl", out, id_field=id_field, trace=trace,
+                first_line=first_line, lane=lane)
+    return out.getvalue(), tally
 
 
 def _read(fd: int, offset: int, length: int) -> bytes:
@@ -301,8 +376,24 @@ def _regular_file(source: IO[bytes]) -> int | None:
         return None
 
 
+def _output_fd(out: IO[bytes]) -> int | None:
+    """The file descriptor of `out` if writing to it is all `out.write` does (a file, a pipe;
+    not memory, nor an object that encodes what it is given and merely has a file beneath)."""
+    import io
+    import os
+
+    if not isinstance(out, (io.BufferedWriter, io.BufferedRandom, io.FileIO)):
+        return None
+    try:
+        fd = out.fileno()
+        os.fstat(fd)
+        return fd
+    except (OSError, ValueError):
+        return None
+
+
 def run_parallel(make_decider: Any, source: IO[bytes], out: IO[bytes], jobs: int, *, id_field: str = "id",
-                 trace: bool = False, progress: Any = None, block_bytes: int = BLOCK_BYTES,
+                 trace: bool = False, progress: Any = None, block_bytes: int | None = None,
                  decider: Decider | None = None) -> Tally:
     """Like `run` for JSON lines in and out, with the blocks of the input decided by `jobs`
     worker processes; the output is the same, byte for byte, and in input order.
@@ -310,58 +401,68 @@ def run_parallel(make_decider: Any, source: IO[bytes], out: IO[bytes], jobs: int
     `make_decider` builds the decider in each worker (it must be picklable, e.g. a
     functools.partial of a module-level function); where workers are forked they inherit
     `decider` instead, when it is given. At most two blocks per worker are in flight, so
-    memory stays flat however long the input is.
+    memory stays flat however long the input is; `block_bytes` is their size (by default
+    BLOCK_BYTES from a regular file, PIPED_BYTES otherwise).
 
-    When the input is a regular file and workers are forked, each worker reads its blocks
-    from the file itself and only their places travel between the processes: on a small
-    machine, copying the input through a pipe costs about as much as deciding it.
+    Where workers are forked, they write their output themselves, taking turns, when `out`
+    is a file or a pipe; and they read their blocks themselves when the input is a regular
+    file, so that only the blocks' places travel between the processes. On a small machine,
+    copying the data through this process costs about as much as deciding it.
     """
     global _INHERITED
     import multiprocessing
-    import os
     import shutil
     import tempfile
     from collections import deque
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import Future, ProcessPoolExecutor
 
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     forked = context.get_start_method() == "fork"
     fd = _regular_file(source) if forked else None
-    work: Iterator[Any]
+    out_fd = _output_fd(out) if forked else None
+    start = source.tell() if fd is not None else 0
+    work: Iterator[tuple[Any, int | None]]
     if fd is not None:
-        work, decide = file_blocks(fd, source.tell(), block_bytes), _decide_file_block
+        work = ((place, None) for place in file_blocks(fd, start, block_bytes or BLOCK_BYTES))
     else:
-        work, decide = blocks(source, block_bytes), _decide_block
+        work = blocks(source, block_bytes or PIPED_BYTES)
     tally = Tally()
-    line = 1  # the number of the first line of the next block to settle
+    count = [start, 0]  # of the lines before the blocks this process writes (see _first_line)
     _INHERITED = decider if forked else None
     keep_buffers_in_heap()
-    spool = tempfile.mkdtemp(prefix="rulebook-") if fd is not None else None
+    turns = spool = None
+    if out_fd is not None:
+        out.flush()  # the workers write on after it; this process writes nothing more
+        spool = tempfile.mkdtemp(prefix="rulebook-")
+        turns = _Turns(context, out_fd, fd, start, spool, 2 * jobs)
     try:
         with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker,
-                                 initargs=(make_decider, id_field, trace, fd, spool)) as pool:
-            pending: deque[tuple[Any, Any]] = deque()
+                                 initargs=(make_decider, id_field, trace, fd, turns)) as pool:
+            pending: deque[tuple[Any, Future[_Block]]] = deque()
 
             def settle() -> None:
-                nonlocal line, decider
-                job, future = pending.popleft()
-                block: _Block = future.result()
-                if block.rejected and fd is not None and line != 1:
-                    decider = decider or make_decider()
-                    os.unlink(block.data)
-                    block = _decided(decider, _read(fd, *job), line, id_field, trace)
-                _write_on(out, block.data)
-                line += block.lines
+                nonlocal decider
+                place, future = pending.popleft()
+                block = future.result()
+                if block.data is not None:
+                    data = block.data
+                    if block.rejected and place is not None and (first := _first_line(count, fd, place[0])) != 1:
+                        decider = decider or make_decider()
+                        data = _decided(decider, _read(fd, *place), first, id_field, trace)[0]
+                    out.write(data)
                 tally.items += block.items
                 tally.rejected += block.rejected
                 tally.labels.update(block.labels)
                 if progress is not None:
                     progress.tick(tally.items, force=True)
+                if turns is not None and turns.state[turns.GONE]:
+                    raise BrokenPipeError
 
             try:
-                for job in work:
-                    pending.append((job, pool.submit(decide, job)))
+                for seq, (what, first_line) in enumerate(work):
+                    place = what if fd is not None else None  # only to decide a block again here
+                    pending.append((place, pool.submit(_decide_job, (seq, what, first_line))))
                     if len(pending) >= 2 * jobs:
                         settle()
                 while pending:

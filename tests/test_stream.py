@@ -7,6 +7,8 @@ import io
 import json
 import subprocess
 import sys
+import time
+from typing import Any
 
 import pytest
 
@@ -69,6 +71,58 @@ def test_several_processes_reading_a_file_write_what_one_writes(tmp_path, monkey
     assert list(spool.iterdir()) == []  # the workers' output files are gone
 
 
+class SlowOver:
+    """The policy's classifier, taking its time over the items named, so that the blocks after
+    theirs are decided first; every item goes through `result_for`."""
+
+    def __init__(self, ids: set[str], fail: bool = False):
+        self.classifier = engine.load(str(POLICIES)).classifier
+        self.ids, self.fail = ids, fail
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.classifier, name)
+
+    def jsonl_lane(self, id_field: str, careful_line: Any) -> None:
+        return None
+
+    def result_for(self, item: Any, line: int, id_field: str, trace: bool) -> Any:
+        if isinstance(item, dict) and item.get(id_field) in self.ids:
+            if self.fail:
+                raise RuntimeError(f"cannot decide {item[id_field]}")
+            time.sleep(0.3)
+        return self.classifier.result_for(item, line, id_field, trace)
+
+
+@pytest.mark.parametrize("from_file", [False, True])
+def test_blocks_decided_out_of_order_are_written_in_order(tmp_path, monkeypatch, from_file: bool) -> None:
+    # The blocks of I-0, I-120 and I-246 take long: the blocks after them are decided first
+    # and wait in spool files for their turn. Read from a file, two of those hold error
+    # records (lines 18 and 251) numbered from 1, numbered again when their turn comes.
+    import tempfile
+
+    items = tmp_path / "items.jsonl"
+    items.write_bytes(DATA)
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool))
+    with (open(items, "rb") if from_file else io.BytesIO(DATA)) as source, open(tmp_path / "out", "wb") as out:
+        tally = run_parallel(functools.partial(classifier_for, [str(POLICIES)]), source, out, 2, block_bytes=400,
+                             decider=SlowOver({"I-0", "I-120", "I-246"}))
+    written = (tmp_path / "out").read_bytes()
+    assert (written, (tally.items, tally.rejected, dict(tally.labels))) == single()
+    errors = [json.loads(line) for line in written.splitlines() if b'"error"' in line]
+    assert [e["line"] for e in errors] == [18, 124, 251]
+    assert list(spool.iterdir()) == []
+
+
+def test_a_worker_that_fails_stops_the_run_with_its_error(tmp_path) -> None:
+    items = tmp_path / "items.jsonl"
+    items.write_bytes(DATA)
+    with open(items, "rb") as source, open(tmp_path / "out", "wb") as out, pytest.raises(RuntimeError, match="I-40"):
+        run_parallel(functools.partial(classifier_for, [str(POLICIES)]), source, out, 2, block_bytes=400,
+                     decider=SlowOver({"I-40"}, fail=True))
+
+
 def test_file_blocks_cut_the_file_after_whole_lines(tmp_path) -> None:
     data = b"skip\n" + b"a\nbb\nccc\n" + b"x" * 50 + b"\n" + b"y" * 9 + b"\nlast"
     path = tmp_path / "items.jsonl"
@@ -115,8 +169,24 @@ def test_the_command_with_jobs_reading_a_large_file_gives_the_same_output(tmp_pa
         outputs.append((tmp_path / f"out{jobs}.jsonl").read_bytes())
     assert path.stat().st_size > 4 << 20
     assert outputs[0] == outputs[1]
+    piped = subprocess.run(command + ["--jobs", "2"], capture_output=True, check=False)  # the output a pipe
+    assert piped.stdout == outputs[0]
     errors = [json.loads(line)["line"] for line in outputs[1].splitlines() if b'"error"' in line]
     assert errors[-1] == 199 * 300 + 251 and len(errors) == 3 * 200
+
+
+def test_the_command_with_jobs_stops_quietly_when_the_reader_goes_away(tmp_path) -> None:
+    path = tmp_path / "items.jsonl"
+    path.write_text("\n".join(LINES * 200) + "\n")
+    command = [sys.executable, "-m", "engine", "classify", str(path), "--policy", str(POLICIES), "--jobs", "2"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        assert process.stdout is not None and process.stderr is not None
+        head = process.stdout.read(100)
+        process.stdout.close()  # like `| head -c 100`
+        stderr = process.stderr.read().decode()
+        process.wait(timeout=60)
+    assert head.startswith(b'{"id":"I-0"')
+    assert "Error" not in stderr and "before the output was closed" in stderr
 
 
 def test_jobs_needs_jsonl_in_and_out() -> None:
@@ -124,3 +194,17 @@ def test_jobs_needs_jsonl_in_and_out() -> None:
 
     result = run_cli("classify", "-", "--jobs", "2", "--format", "csv", input="{}\n")
     assert result.exit_code == 2 and "--jobs needs JSONL" in result.stderr
+
+
+def test_jobs_start_workers_for_a_pipe_but_not_for_a_small_file(tmp_path) -> None:
+    # a pipe's size says nothing of its length; a small file is decided faster in one process
+    import os
+
+    from engine.cli import _workers
+
+    small = tmp_path / "small.jsonl"
+    small.write_bytes(DATA)
+    read_end, write_end = os.pipe()
+    os.close(write_end)
+    with open(small, "rb") as file, open(read_end, "rb") as pipe:
+        assert (_workers(2, file, "jsonl", "jsonl"), _workers(2, pipe, "jsonl", "jsonl")) == (1, 2)
