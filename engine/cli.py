@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import sys
 import time
 from collections.abc import Callable
@@ -239,10 +240,11 @@ def _workers(jobs: int, source: IO[bytes], input_format: str, fmt: str) -> int:
         _usage("--jobs needs JSONL input and JSONL output")
     jobs = jobs or os.cpu_count() or 1
     try:
-        if os.fstat(source.fileno()).st_size < 4 * (1 << 20):
+        status = os.fstat(source.fileno())
+        if stat.S_ISREG(status.st_mode) and status.st_size < 4 * (1 << 20):
             return 1
     except (OSError, ValueError, io.UnsupportedOperation):
-        pass  # a pipe: its length is unknown
+        pass  # no file beneath: its length is unknown
     return jobs
 
 
