@@ -289,6 +289,11 @@ class FastForms:
     # over a record decoded and checked while parsing (jsonio.record_decoder of record_fields)
     decide_record: Callable[[Any], Any] | None = None
     record_fields: tuple[Any, ...] | None = None
+    # the verdict and traced forms for items lacking an optional input that a rule reads (the
+    # others decline those); `decide_tolerant` is `careful` where the policy has no such input
+    decide_tolerant: Callable[[Any], Any] | None = None
+    decide_traced_tolerant: Callable[[Any], Any] | None = None
+    decide_many_tolerant: Callable[[Any, Callable[[Any], Any]], list[Any]] | None = None
 
 
 def rule_order(policy: ClassificationPolicy) -> tuple[Rule, ...]:
@@ -299,23 +304,36 @@ def rule_order(policy: ClassificationPolicy) -> tuple[Rule, ...]:
 
 
 def generate(policy: ClassificationPolicy, verdicts: Sequence[Any], settle: Callable[[tuple[int, ...]], Any],
-             careful: Callable[[Any], Any]) -> FastForms:
+             careful: Callable[[Any], Any], declined: Callable[[Any], Any] | None = None) -> FastForms:
     """Generate and compile the fast forms of a classification policy.
 
     `verdicts[k]` is what rule number k decides (0: the default, None if there is none); the
     verdict forms return those objects, turn the matches of `unique` and `collect` into a
-    verdict with `settle(hits)`, and hand an item they decline to `careful(item)`.
+    verdict with `settle(hits)`, and hand an item they decline to `careful(item)`; the first
+    verdict forms hand it to `declined(item)` if given (which is to call `decide_tolerant`).
     """
-    # where a rule reads an optional input without a default, the forms test for its absence
-    # instead of declining every item that lacks it (most items, in many feeds); otherwise
-    # they need no such test
+    # items lacking an optional input that a rule reads go to second forms, which test for its
+    # absence; the first need no such test, so complete items pay nothing for it, and they read
+    # those inputs first, so an item lacking one costs them little before it is handed on
     read = {name for rule in policy.rules for name in rule.when.reads}
-    tolerant = any(spec.name in read and not spec.required and not spec.has_default for spec in policy.inputs)
-    generator = _Generator(policy, verdicts=verdicts, tolerant=tolerant)
+    tolerant: Callable[[Any], Any] = careful
+    tolerant_traced: Callable[[Any], Any] | None = None
+    tolerant_batch: Callable[[Any, Callable[[Any], Any]], list[Any]] | None = None
+    tolerant_source = ""
+    if any(spec.name in read and not spec.required and not spec.has_default for spec in policy.inputs):
+        tolerant_generator = _Generator(policy, verdicts=verdicts, tolerant=True)
+        loads, order = tolerant_generator.load_inputs(), rule_order(policy)
+        tolerant_source = "\n\n" + "\n\n".join(tolerant_generator.verdict_function(loads, order, form)
+                                                for form in ("single", "traced", "batch"))
+        tolerant_namespace = _run(tolerant_source, tolerant_generator, policy, settle=settle, careful=careful)
+        tolerant, tolerant_traced = tolerant_namespace["decide_verdict"], tolerant_namespace["decide_traced"]
+        tolerant_batch = tolerant_namespace["decide_many"]
+    generator = _Generator(policy, verdicts=verdicts)
     source = generator.module()
-    namespace = _run(source, generator, policy, settle=settle, careful=careful)
-    forms = FastForms(namespace["decide"], namespace["decide_traced"], namespace["replay"], source,
-                      namespace["decide_many"], namespace["decide_verdict"])
+    namespace = _run(source, generator, policy, settle=settle, careful=declined or tolerant)
+    forms = FastForms(namespace["decide"], namespace["decide_traced"], namespace["replay"], source + tolerant_source,
+                      namespace["decide_many"], namespace["decide_verdict"], decide_tolerant=tolerant,
+                      decide_traced_tolerant=tolerant_traced, decide_many_tolerant=tolerant_batch)
     fields = record_fields(policy)
     if fields is None:
         return forms
@@ -634,7 +652,11 @@ class _Generator:
         lines: list[str] = []
         conditions: list[str] = []
         whole: list[str] = []  # inputs that must be whole numbers: one chained type test
-        for number, spec in enumerate(self.policy.inputs):
+        inputs = list(enumerate(self.policy.inputs))
+        if not self.tolerant:  # an item lacking an optional input a rule reads is declined at once
+            inputs.sort(key=lambda entry: not (entry[1].name in self.read and not entry[1].required
+                                               and not entry[1].has_default))
+        for number, spec in inputs:
             var = f"v{number}"
             self.locals[spec.name] = var
             if self.record:

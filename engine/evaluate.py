@@ -213,6 +213,9 @@ def _word(value: Any) -> str:
 # -- the classifier ------------------------------------------------------------------------------------
 
 
+TOLERANT_AFTER = 256  # items handed on by the first forms before the tolerant ones go first
+
+
 class Classifier:
     """A classification policy made executable: decides items, and explains the decisions."""
 
@@ -240,10 +243,13 @@ class Classifier:
         # inputs a rule reads that an item may lack: where one is absent, conditions are unknown
         self._optional_reads = tuple(number for number, spec in enumerate(policy.inputs)
                                      if spec.name in read and not spec.required and not spec.has_default)
-        self.forms = generate(policy, self.verdicts, self.verdict, self._careful_decision)
+        self._declines = 0  # items the first forms handed on (see _note_decline)
+        self.forms = generate(policy, self.verdicts, self.verdict, self._careful_decision, declined=self._declined)
         # decide(item) -> the verdict; raises ItemError if the item cannot be decided. It is the
         # generated function itself, so deciding one item costs one call
         self.decide: Callable[[Any], Verdict] = self.forms.decide_verdict  # type: ignore[assignment]
+        self._decide_many = self.forms.decide_many
+        self._decide_traced = self.forms.decide_traced
 
     # -- deciding (`self.decide(item)`, the generated function, is set in __init__)
 
@@ -251,13 +257,28 @@ class Classifier:
         # the fast forms decline anything unusual; the careful path decides it, or says why not
         return self.verdict(self.careful(item)[0])
 
+    def _note_decline(self) -> None:
+        """Count an item the first forms handed on. Where a policy's items often lack an
+        optional input that a rule reads, the detour costs more than testing every item for
+        absence, so after `TOLERANT_AFTER` of them the forms that test go first. Both kinds
+        decide every item alike; only the time differs."""
+        self._declines += 1
+        if self._declines == TOLERANT_AFTER and self.forms.decide_many_tolerant is not None:
+            self.decide = self.forms.decide_tolerant  # type: ignore[assignment]
+            self._decide_many = self.forms.decide_many_tolerant
+            self._decide_traced = self.forms.decide_traced_tolerant  # type: ignore[assignment]
+
+    def _declined(self, item: Any) -> Verdict:
+        self._note_decline()
+        return self.forms.decide_tolerant(item)  # type: ignore[misc]  # set by generate()
+
     def decide_many(self, items: Iterable[Any]) -> list[Verdict | Rejection]:
         """The verdict for each item, in order (a rejection for an item that cannot be decided)."""
-        return self.forms.decide_many(items, self._careful_verdict)
+        return self._decide_many(items, self._careful_verdict)  # type: ignore[misc]
 
     def _careful_verdict(self, item: Any) -> Verdict | Rejection:
         try:
-            return self._careful_decision(item)
+            return self._declined(item)
         except ItemError as error:
             item_id = item.get("id") if isinstance(item, dict) else None
             return Rejection(item_id, None, error.message, self.ref)
@@ -268,16 +289,27 @@ class Classifier:
         try:
             if trace:
                 try:
-                    recorded = self.forms.decide_traced(item)
+                    recorded = self._decide_traced(item)
                     verdict = recorded.verdict
-                except Exception:  # the fast form declines anything unusual by raising
-                    recorded = self.careful(item)
-                    verdict = self.verdict(recorded[0])
+                except Exception:  # the fast forms decline anything unusual by raising
+                    recorded = self._traced_tolerantly(item)
+                    verdict = recorded.verdict if not isinstance(recorded, tuple) else self.verdict(recorded[0])
                 return Decision(item_id, verdict, self.ref, line, None, self, item, recorded)
             return Decision(item_id, self.decide(item), self.ref, line, None, self, item)
         except ItemError as error:
             error.item_id, error.line = item_id, line
             raise
+
+    def _traced_tolerantly(self, item: Any) -> Any:
+        """What the traced form for items lacking optional inputs records, or the careful path's
+        record where that form declines too (or the policy has none)."""
+        self._note_decline()
+        if self.forms.decide_traced_tolerant is not None:
+            try:
+                return self.forms.decide_traced_tolerant(item)
+            except Exception:  # declined: the careful path decides, or says why not
+                pass
+        return self.careful(item)
 
     def classify_all(self, items: Iterable[Any], *, trace: bool = False, id_field: str = "id") -> Iterator[Decision | Rejection]:
         """One decision or rejection per item, in order; never stops at a bad item."""

@@ -144,6 +144,7 @@ class MappingLane(JsonlLane):
                 self.careful(raw, number, parts, tally)
             if len(results) + len(parts) >= 3 * _FLUSH:
                 self.flush(parts, results, out, tally, progress)
+                decide = self.classifier.decide  # the classifier may have put other forms first
         self.flush(parts, results, out, tally, None, last=True)
 
     def remember(self, verdict: Any) -> bytes:

@@ -143,14 +143,15 @@ def check_agreement(classifier: Classifier, item: dict[str, Any]) -> None:
     if fast is not None:
         assert expected_result != "error", (item, expected_nodes)
         assert fast == expected_result, item
-    try:
-        recorded = classifier.forms.decide_traced(item)
-    except Exception:
-        return
-    assert expected_result != "error", (item, expected_nodes)
-    nodes, values = classifier.unpack(item, recorded)
-    assert (recorded.verdict, tuple(nodes)) == (classifier.verdict(expected_result), expected_nodes), item
-    assert values == checked, item
+    for traced in (classifier.forms.decide_traced, classifier.forms.decide_traced_tolerant):
+        try:
+            recorded = traced(item)  # type: ignore[misc]  # None: the policy has no tolerant form
+        except Exception:
+            continue
+        assert expected_result != "error", (item, expected_nodes)
+        nodes, values = classifier.unpack(item, recorded)
+        assert (recorded.verdict, tuple(nodes)) == (classifier.verdict(expected_result), expected_nodes), item
+        assert values == checked, item
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -259,12 +260,28 @@ def test_a_traced_decision_of_an_item_without_optional_inputs_is_made_in_the_fas
     policy = policy_with(["title == 'VPN' and count >= 3", "'vip' in tags or count >= 3"], "first")
     item = {"kind": "incident", "count": 5, "ticket": "T-1"}
     classifier = policy.classifier
-    recorded = classifier.forms.decide_traced(item)
+    assert classifier.forms.decide_traced_tolerant is not None
+    recorded = classifier.forms.decide_traced_tolerant(item)
     assert recorded.verdict is classifier.verdicts[2]
     nodes, checked = classifier.unpack(item, recorded)
     _, expected_nodes, expected_checked = classifier.careful(item)
     assert (list(nodes), checked) == (list(expected_nodes), expected_checked)
     assert "unknown" in policy.classify(item, trace=True).trace.rules[0].result
+
+
+def test_where_items_often_lack_optional_inputs_the_tolerant_forms_go_first() -> None:
+    from engine.evaluate import TOLERANT_AFTER
+
+    policy = policy_with(["title == 'VPN' and count >= 3", "count >= 3"], "first")
+    classifier = policy.classifier
+    lacking = [{"kind": "incident", "count": 5, "ticket": f"T-{n}"} for n in range(TOLERANT_AFTER + 10)]
+    complete = {**lacking[0], "title": "VPN", "funded": True, "tags": [], "opened": "2026-01-01", "meta": {}}
+    first = classifier.decide
+    assert [classifier.decide(complete).rule, classifier.decide(lacking[0]).rule] == ["r1", "r2"]
+    assert {verdict.rule for verdict in classifier.decide_many(lacking)} == {"r2"}
+    assert classifier.decide is classifier.forms.decide_tolerant is not first
+    assert [v.rule for v in classifier.decide_many([complete, lacking[0]])] == ["r1", "r2"]
+    assert policy.classify(lacking[0], trace=True).trace.rules[0].result == "unknown"
 
 
 @pytest.mark.parametrize("condition", ["title == 'VPN' or count >= 3", "(title == 'VPN' or funded) and count >= 3",
