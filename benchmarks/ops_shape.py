@@ -23,6 +23,7 @@ import datetime as dt
 import json
 import os
 import random
+import shlex
 import statistics
 import subprocess
 import sys
@@ -218,7 +219,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--rulebook", default="rulebook", help="the rulebook command to time end to end")
+    parser.add_argument("--rulebook", default="rulebook", help="the rulebook command to time end to end (words as a shell splits them)")
     parser.add_argument("--pipe", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.pipe:
@@ -253,8 +254,8 @@ def main() -> None:
 
         end_to_end = {
             "hand-written script": lambda: run([sys.executable, os.path.abspath(__file__), "--pipe"]),
-            "`rulebook classify - --format jsonl`": lambda: run([args.rulebook, "classify", "-", "--policy", POLICY,
-                                                                 "--format", "jsonl", "--quiet"]),
+            "`rulebook classify - --format jsonl`": lambda: run([*shlex.split(args.rulebook), "classify", "-", "--policy",
+                                                                 POLICY, "--format", "jsonl", "--quiet"]),
         }
         times: dict[str, list[float]] = {name: [] for name in [*in_process, *end_to_end]}
         for _ in range(args.rounds):
