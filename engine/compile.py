@@ -499,10 +499,10 @@ class _Generator:
         }
         self.absent: dict[str, tuple[str, str]] = {}  # input that may be absent -> (its local, what absence reads as)
         # a read of an absent input is unknown, and a rule fires only when its condition is
-        # true; a plain leaf that is not negated is then true exactly when its inputs are
-        # present and its expression holds. The optional inputs other leaves read make the
-        # fast form decline an item that lacks them (`guarded` is the set of plain leaves).
-        self.guarded: set[int] = set()
+        # true; a plain leaf is read as known true (under a `not`: as not known false), which
+        # keeps that exact (see guarded_expression). The optional inputs other leaves read make
+        # the fast form decline an item that lacks them (`guarded` holds the plain leaves).
+        self.guarded: dict[int, bool] = {}  # plain leaf -> whether it is under a `not`
         self.declined_when_absent: set[str] = set()
         if tolerant:
             for rule in policy.rules:
@@ -518,8 +518,8 @@ class _Generator:
 
     def _sort_leaves(self, condition: Condition, negated: bool) -> None:
         if condition.kind == "expr":
-            if not negated and _plain_leaf(condition.expr):
-                self.guarded.add(condition.node_id)
+            if _plain_leaf(condition.expr):
+                self.guarded[condition.node_id] = negated
             else:
                 self.declined_when_absent.update(condition.expr.reads)
         for child in condition.children:
@@ -833,7 +833,7 @@ class _Generator:
 
     # -- conditions
 
-    def condition(self, condition: Condition, traced: bool) -> str:
+    def condition(self, condition: Condition, traced: bool, negated: bool = False) -> str:
         kind = condition.kind
         if kind == "expr":
             code = self.expression(condition.expr, condition.expr.tree)
@@ -841,22 +841,27 @@ class _Generator:
                 code = f"_truth({code})"
                 self.pool["_truth"] = _fast_truth
             if not traced and condition.node_id in self.guarded:
-                code = self.guarded_expression(condition.expr, condition.expr.tree)
+                code = self.guarded_expression(condition.expr, condition.expr.tree, negated)
         elif kind == "const":
             code = "True" if condition.value else "False"
         elif kind == "not":
-            code = f"(not {self.condition(condition.children[0], traced)})"
+            code = f"(not {self.condition(condition.children[0], traced, not negated)})"
         else:
             joiner = " and " if kind == "all" else " or "
-            code = "(" + joiner.join(self.condition(child, traced) for child in condition.children) + ")"
+            code = "(" + joiner.join(self.condition(child, traced, negated) for child in condition.children) + ")"
         return f"(n{condition.node_id} := {code})" if traced else code
 
-    def guarded_expression(self, checked: Checked, node: ast.AST) -> str:
-        """A plain leaf (see _plain_leaf) that is true exactly when the careful path finds it
-        true: each comparison, with optional inputs it reads, only where they are present."""
+    def guarded_expression(self, checked: Checked, node: ast.AST, negated: bool = False) -> str:
+        """A plain leaf (see _plain_leaf) read two-valued so that the rule is true exactly when
+        the careful path finds it true: where the leaf counts as it is, true only if it is
+        known true (each comparison only where the inputs it reads are present); under a `not`,
+        false only if it is known false (each comparison true where an input is absent).
+        `and`, `or` and `not` of three values keep those readings exact."""
         if isinstance(node, ast.BoolOp):
             joiner = " and " if isinstance(node.op, ast.And) else " or "
-            return "(" + joiner.join(self.guarded_expression(checked, value) for value in node.values) + ")"
+            return "(" + joiner.join(self.guarded_expression(checked, value, negated) for value in node.values) + ")"
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            return f"(not {self.guarded_expression(checked, node.operand, not negated)})"
         code = self.boolean(checked, node)
         optional: list[tuple[str, str]] = []
         pending = [node]
@@ -869,6 +874,8 @@ class _Generator:
                 optional.append(self.absent[ref.input])
         if not optional:
             return code
+        if negated:
+            return "(" + " or ".join(f"{var} is {sentinel}" for var, sentinel in optional) + f" or {code})"
         return "(" + " and ".join(f"{var} is not {sentinel}" for var, sentinel in optional) + f" and {code})"
 
     def expression(self, checked: Checked, node: ast.AST) -> str:
@@ -1040,16 +1047,18 @@ class _Generator:
 
 
 def _plain_leaf(checked: Checked) -> bool:
-    """An expression of comparisons (joined by `and` and `or`) between inputs, constants and
-    calls that cannot fail on checked values: each comparison with an input it reads absent is
-    unknown, so it is true exactly when its inputs are present and it holds, and the careful
-    path would raise no error while evaluating the rest of it (no arithmetic to divide by zero)."""
+    """An expression of comparisons (joined by `and`, `or` and `not`) between inputs, constants
+    and calls that cannot fail on checked values: each comparison with an input it reads absent
+    is unknown, and otherwise true or false, and the careful path would raise no error while
+    evaluating the rest of it (no arithmetic to divide by zero)."""
     return _plain_part(checked, checked.tree)
 
 
 def _plain_part(checked: Checked, node: ast.AST) -> bool:
     if isinstance(node, ast.BoolOp):  # only on top: `(a or b) == x` is not a comparison of known parts
         return all(_plain_part(checked, value) for value in node.values)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        return _plain_part(checked, node.operand)
     for part in ast.walk(node):
         if isinstance(part, ast.Call):
             name = getattr(part.func, "id", None)

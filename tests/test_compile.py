@@ -250,7 +250,8 @@ def test_the_fast_form_decides_items_without_optional_inputs(missing: dict[str, 
     assert classifier.careful(item)[0] == 6
     classifier.careful = lambda item: pytest.fail("the careful path was asked")  # type: ignore[method-assign]
     assert policy.decide(item).rule == policy.decide_many([item])[0].rule == "r6"
-    negated = policy_with(["not (title == 'VPN')", "count >= 3"], "first")  # not unknown is unknown: careful path
+    negated = policy_with(["not (title == 'VPN')", "count >= 3"], "first")  # not unknown is unknown
+    negated.classifier.careful = classifier.careful  # type: ignore[method-assign]
     assert negated.decide(item).rule == "r2"
 
 
@@ -286,7 +287,9 @@ def test_where_items_often_lack_optional_inputs_the_tolerant_forms_go_first() ->
 
 @pytest.mark.parametrize("condition", ["title == 'VPN' or count >= 3", "(title == 'VPN' or funded) and count >= 3",
                                        "kind == 'incident' and (count < (count / count) <= count)",
-                                       "(title == 'VPN') == funded", "count >= 3 and not (title == 'VPN')"])
+                                       "(title == 'VPN') == funded", "count >= 3 and not (title == 'VPN')",
+                                       "not (title == 'VPN' or funded) and count >= 3", "not funded",
+                                       "count >= 3 and not (funded and not (title == 'x'))"])
 @pytest.mark.parametrize("item", [{"count": 5}, {"count": 0}, {"count": 5, "title": "VPN"}, {"count": 5, "funded": True},
                                   {"count": 5, "kind": "incident"}])
 def test_conditions_over_absent_inputs_decide_as_the_careful_path_decides(condition: str, item: dict[str, Any]) -> None:
