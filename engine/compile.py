@@ -296,6 +296,13 @@ class FastForms:
     decide_many_tolerant: Callable[[Any, Callable[[Any], Any]], list[Any]] | None = None
 
 
+def optional_reads(policy: ClassificationPolicy) -> tuple[int, ...]:
+    """The numbers of the inputs a rule reads that an item may lack (optional, no default)."""
+    read = {name for rule in policy.rules for name in rule.when.reads}
+    return tuple(number for number, spec in enumerate(policy.inputs)
+                 if spec.name in read and not spec.required and not spec.has_default)
+
+
 def rule_order(policy: ClassificationPolicy) -> tuple[Rule, ...]:
     """The order rules are tried in: file order, or highest priority first (ties: file order)."""
     if policy.hit == "priority":
@@ -315,12 +322,11 @@ def generate(policy: ClassificationPolicy, verdicts: Sequence[Any], settle: Call
     # items lacking an optional input that a rule reads go to second forms, which test for its
     # absence; the first need no such test, so complete items pay nothing for it, and they read
     # those inputs first, so an item lacking one costs them little before it is handed on
-    read = {name for rule in policy.rules for name in rule.when.reads}
     tolerant: Callable[[Any], Any] = careful
     tolerant_traced: Callable[[Any], Any] | None = None
     tolerant_batch: Callable[[Any, Callable[[Any], Any]], list[Any]] | None = None
     tolerant_source = ""
-    if any(spec.name in read and not spec.required and not spec.has_default for spec in policy.inputs):
+    if optional_reads(policy):
         tolerant_generator = _Generator(policy, verdicts=verdicts, tolerant=True)
         loads, order = tolerant_generator.load_inputs(), rule_order(policy)
         tolerant_source = "\n\n" + "\n\n".join(tolerant_generator.verdict_function(loads, order, form)

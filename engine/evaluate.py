@@ -17,7 +17,7 @@ from typing import Any
 
 from msgspec.structs import astuple
 
-from .compile import ConditionError, ConditionProgram, generate, rule_order
+from .compile import ConditionError, ConditionProgram, generate, optional_reads, rule_order
 from .errors import ItemError
 from .inputs import ABSENT, CheckedItem, ValueProblem, check_item, lookup
 from .jsonio import Record
@@ -239,10 +239,7 @@ class Classifier:
             Verdict(rule.outcome, rule.id, rule.because, rule.index, (rule,)) for rule in policy.rules
         ]
         self._combined: dict[tuple[int, ...], Verdict] = {}
-        read = {name for rule in policy.rules for name in rule.when.reads}
-        # inputs a rule reads that an item may lack: where one is absent, conditions are unknown
-        self._optional_reads = tuple(number for number, spec in enumerate(policy.inputs)
-                                     if spec.name in read and not spec.required and not spec.has_default)
+        self._optional_reads = optional_reads(policy)  # where one is absent, conditions are unknown
         self._declines = 0  # items the first forms handed on (see _note_decline)
         self.forms = generate(policy, self.verdicts, self.verdict, self._careful_decision, declined=self._declined)
         # decide(item) -> the verdict; raises ItemError if the item cannot be decided. It is the
