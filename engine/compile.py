@@ -343,11 +343,21 @@ def generate(policy: ClassificationPolicy, verdicts: Sequence[Any], settle: Call
     fields = record_fields(policy)
     if fields is None:
         return forms
+    # as above: a record lacking an optional input that a rule reads goes to a second form,
+    # which tests for its absence, so complete records pay one test for it
+    record_source, tolerant_record = "", {}
+    if optional_reads(policy):
+        tolerant_generator = _Generator(policy, record=True, tolerant=True)
+        record_source = tolerant_generator.function("decide_record_tolerant", tolerant_generator.load_inputs(),
+                                                    rule_order(policy)) + "\n\n"
+        tolerant_record = {"decide_record_tolerant": _run(record_source, tolerant_generator, policy)["decide_record_tolerant"]}
     record_generator = _Generator(policy, record=True)
-    record_source = record_generator.module()
-    record_namespace = _run(record_source, record_generator, policy)
-    return replace(forms, source=source + "\n" + record_source, decide_record=record_namespace["decide_record"],
-                   record_fields=fields)
+    if tolerant_record:
+        record_generator.on_absent = "return decide_record_tolerant(it)"
+    strict_source = record_generator.module()
+    record_namespace = _run(strict_source, record_generator, policy, **tolerant_record)
+    return replace(forms, source=source + "\n" + record_source + strict_source,
+                   decide_record=record_namespace["decide_record"], record_fields=fields)
 
 
 def _run(source: str, generator: _Generator, policy: ClassificationPolicy, **extra: Any) -> dict[str, Any]:
@@ -417,29 +427,74 @@ def _plain(value: Any) -> bool:
 RECORD_KINDS = ("string", "integer", "number", "boolean")
 
 
+def record_groups(policy: ClassificationPolicy) -> dict[tuple[str, ...], str]:
+    """The nested records of a policy's typed record: each path that holds nested inputs
+    (`service` for `service.tier`) -> the attribute its record sits at in its parent."""
+    groups: dict[tuple[str, ...], str] = {}
+    for spec in policy.inputs:
+        for depth in range(1, len(spec.path)):
+            groups.setdefault(spec.path[:depth], f"g{len(groups)}")
+    return groups
+
+
 def record_fields(policy: ClassificationPolicy) -> tuple[Any, ...] | None:
-    """The typed record an item of this policy decodes into, or None when its inputs need the
-    general checker (nested fields, dates, lists, mappings, enums of numbers, or has() of an
-    input with a default, which a decoded record cannot tell from an absent one)."""
-    from .jsonio import REQUIRED, UNSET
+    """The typed record (jsonio.RecordField) an item of this policy decodes into, or None
+    when its inputs need the general checker: date-times, bounded dates, lists of lists,
+    enums of numbers, a mapping read whole that also holds declared inputs, or has() of an
+    input with a default, which a decoded record cannot tell from an absent one. Inputs
+    nested in mappings are fields of nested records; a flat key written with dots for one of
+    them (which the checker also reads) hands the line to the general path."""
+    from .jsonio import REQUIRED, UNSET, RecordField
 
     expressions = [node.expr for rule in policy.rules for node in rule.when.walk() if node.expr is not None]
     tested = {name for expr in expressions for name in expr.presence}
     read = {name for expr in expressions for name in expr.reads}
-    fields = []
-    for spec in policy.inputs:
-        if len(spec.path) > 1 or spec.type not in RECORD_KINDS or (spec.enum is not None and spec.type != "string"):
-            return None
+    groups = record_groups(policy)
+    top: list[Any] = []
+    nested: dict[tuple[str, ...], list[Any]] = {prefix: [] for prefix in groups}
+    required_groups: set[tuple[str, ...]] = set()
+    for number, spec in enumerate(policy.inputs):
+        if spec.path in groups:  # a mapping holding declared inputs: its record stands for it
+            if spec.type != "object" or spec.name in read or spec.name in tested or spec.enum is not None:
+                return None
+            if spec.required:
+                required_groups.add(spec.path)
+            continue
         if spec.has_default:
             if spec.name in tested:
                 return None
             default = spec.default
-        elif spec.required or (spec.name in read and spec.name not in tested):
-            default = REQUIRED  # an item without it is an error or has unknowns: the general path decides it
         else:
-            default = UNSET
-        fields.append((spec.name, spec.type, spec.enum, spec.minimum, spec.maximum, default))
-    return tuple(fields)
+            default = REQUIRED if spec.required else UNSET
+        kind, element = _record_kind(spec), None
+        if kind is None:
+            return None
+        if kind == "list" and spec.items is not None:
+            element = RecordField("", "", _record_kind(spec.items) or "", spec.items.enum, spec.items.minimum,
+                                  spec.items.maximum)
+            if element.kind not in RECORD_KINDS:
+                return None
+        field = RecordField(spec.path[-1], f"f{number}", kind, spec.enum, spec.minimum, spec.maximum, default, element)
+        if len(spec.path) == 1:
+            top.append(field)
+            continue
+        nested[spec.path[:-1]].append(field)
+        top.append(RecordField(spec.name, f"x{number}", "never", default=UNSET))
+    for prefix in sorted(groups, key=len, reverse=True):  # the deepest first: they are fields of the others
+        fields = tuple(nested[prefix])
+        required = prefix in required_groups or any(field.default is REQUIRED for field in fields)
+        record = RecordField(prefix[-1], groups[prefix], "record", default=REQUIRED if required else UNSET, fields=fields)
+        (nested[prefix[:-1]] if len(prefix) > 1 else top).append(record)
+    return tuple(top)
+
+
+def _record_kind(spec: InputSpec) -> str | None:
+    """What a decoded record holds for an input of this declaration, None if it cannot."""
+    if spec.type in RECORD_KINDS:
+        return spec.type if spec.enum is None or spec.type == "string" else None
+    if spec.enum is not None or spec.minimum is not None or spec.maximum is not None:
+        return None
+    return {"date": "date", "array": "list", "object": "object"}.get(spec.type)
 
 
 _HELPERS: dict[str, Any] = {
@@ -488,6 +543,8 @@ class _Generator:
         self.policy = policy
         self.tolerant = tolerant  # decide items that lack optional inputs instead of declining them
         self.record = record  # read a checked record's attributes instead of an item's fields
+        self.groups = record_groups(policy) if record else {}
+        self.on_absent = "raise Bail"
         self.verdicts = verdicts
         self.pool: dict[str, Any] = {}
         self.pool_ids: dict[tuple[str, Any], str] = {}
@@ -689,15 +746,21 @@ class _Generator:
         return lines
 
     def decline_absent(self, names: set[str]) -> list[str]:
-        """Statements handing an item that lacks any of these optional inputs to the careful path."""
+        """Statements handing an item that lacks any of these optional inputs on (`on_absent`:
+        to the careful path, or to a form that decides it)."""
         tests = [" is ".join(self.absent[spec.name]) for spec in self.policy.inputs if spec.name in names and spec.name in self.absent]
-        return [f"if {' or '.join(tests)}: raise Bail"] if tests else []
+        return [f"if {' or '.join(tests)}: {self.on_absent}"] if tests else []
 
     def load_attribute(self, spec: InputSpec, var: str, number: int) -> list[str]:
-        """Read one input from a decoded record, whose decoder has checked it already."""
+        """Read one input from a decoded record (see record_fields), whose decoder has checked
+        it already; a mapping holding declared inputs is not read (no rule reads it whole)."""
+        groups = self.groups
+        if spec.path in groups:
+            return []
         if not spec.required and not spec.has_default:
             self.absent[spec.name] = (var, "UNSET")
-        return [f"{var} = it.f{number}"]
+        parents = "".join(f".{groups[spec.path[:depth]]}" for depth in range(1, len(spec.path)))
+        return [f"{var} = it{parents}.f{number}"]
 
     def load(self, spec: InputSpec, var: str, whole: list[str]) -> tuple[list[str], list[str]]:
         """Statements reading one declared input into `var`, and the conditions it must meet."""

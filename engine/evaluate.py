@@ -336,11 +336,12 @@ class Classifier:
 
     def jsonl_lane(self, id_field: str, careful_line: Any) -> Any:
         """The fast lane for JSON lines, when the policy's inputs allow one."""
-        from .fastpath import JsonlLane, MappingLane
+        from .fastpath import JsonlLane, MappingLane, record_with_id
 
-        if self.forms.decide_record is None:
+        record = None if self.forms.record_fields is None else record_with_id(self.forms.record_fields, id_field)
+        if self.forms.decide_record is None or record is None:
             return MappingLane(self, id_field, careful_line)
-        return JsonlLane(self, id_field, careful_line)
+        return JsonlLane(self, *record, careful_line)
 
     def verdict(self, result: Any, unknown: tuple[str, ...] = ()) -> Verdict:
         if type(result) is int:

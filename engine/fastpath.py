@@ -1,10 +1,9 @@
 """The JSONL fast lanes: JSON lines in, JSON lines out.
 
-For policies over plain scalar inputs, each line is decoded straight into a typed record
-(jsonio.record_decoder), which checks every declared input while parsing, and the generated
-`decide_record` picks the rule. For any other policy (nested fields, lists, dates), each line
-is decoded into a mapping and the generated `decide_verdict` decides it, as the general path
-would. Either way the output record is the item's id joined to bytes rendered once per
+For most policies each line is decoded straight into a typed record (compile.record_fields,
+jsonio.record_decoder), which checks every declared input while parsing, and the generated
+`decide_record` picks the rule. For the others (see record_fields), each line is decoded into
+a mapping and the generated `decide_verdict` decides it, as the general path would. Either way the output record is the item's id joined to bytes rendered once per
 verdict. A line a lane cannot handle outright (not an object, a value that does not fit,
 missing data, an expression error, a blank line) goes through the general path, one line at a
 time, so the output is the same, byte for byte, as the general path would write for every line.
@@ -28,20 +27,13 @@ _FLUSH = 4096  # lines between writes (and tallies, and progress ticks)
 class JsonlLane:
     """Classifies a JSONL stream with the decoded-record form of a classifier."""
 
-    def __init__(self, classifier: Classifier, id_field: str, careful_line: Callable[[bytes, int], tuple[bytes, Any] | None]):
-        forms = classifier.forms
-        assert forms.decide_record is not None and forms.record_fields is not None
-        fields = list(forms.record_fields)
-        names = [field[0] for field in fields]
-        if id_field in names:
-            id_index = names.index(id_field)
-        else:
-            fields.append((id_field, "any", None, None, None, None))
-            id_index = len(fields) - 1
+    def __init__(self, classifier: Classifier, fields: tuple[jsonio.RecordField, ...], id_attribute: str,
+                 careful_line: Callable[[bytes, int], tuple[bytes, Any] | None]):
+        assert classifier.forms.decide_record is not None
         self.classifier = classifier
         self.decode = jsonio.record_decoder(fields)
-        self.decide = forms.decide_record
-        self.item_id = operator.attrgetter(f"f{id_index}")
+        self.decide = classifier.forms.decide_record
+        self.item_id = operator.attrgetter(id_attribute)
         self.careful_line = careful_line
         self.tails: dict[Any, bytes] = {}
 
@@ -102,6 +94,17 @@ class JsonlLane:
         for result, count in Counter(results).items():
             tally.add(self.classifier.verdict(result).outcome, count)
         results.clear()
+
+
+def record_with_id(fields: tuple[jsonio.RecordField, ...], id_field: str) -> tuple[tuple[jsonio.RecordField, ...], str] | None:
+    """The record's fields with the item's id among them, and its attribute; None if the id is
+    an input the record holds other than as the item wrote it (a default, a nested record)."""
+    for field in fields:
+        if field.key == id_field:
+            if field.kind in ("string", "integer", "number", "boolean") and field.default is jsonio.REQUIRED:
+                return fields, field.attribute
+            return None
+    return (*fields, jsonio.RecordField(id_field, "rid", "any", default=None)), "rid"
 
 
 class MappingLane(JsonlLane):

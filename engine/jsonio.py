@@ -8,8 +8,10 @@ decoded straight into typed records whose declared fields are checked while pars
 
 from __future__ import annotations
 
+import datetime as _dt
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -53,38 +55,78 @@ def problem(error: Exception, text: bytes) -> str:
 
 # -- typed records ------------------------------------------------------------------------------
 
-FieldSpec = tuple[str, str, Sequence[Any] | None, Any, Any, Any]
-"""(JSON key, kind, enum values, minimum, maximum, default); kind is one of string, integer,
-number, boolean, any; default is a value, UNSET (optional) or REQUIRED."""
+
+@dataclass(frozen=True, slots=True)
+class RecordField:
+    """One field of a typed record: where it sits in the JSON object, what it must hold."""
+
+    key: str  # the JSON key
+    attribute: str  # the record's attribute
+    # string, integer, number, boolean, date, list (of `element`s, or of anything), object (a
+    # mapping of anything), record (a nested record of `fields`), any (taken as it is), or
+    # never (the object must not carry the key, except as null)
+    kind: str
+    enum: tuple[Any, ...] | None = None  # text values only
+    minimum: Any = None
+    maximum: Any = None
+    default: Any = REQUIRED  # a value, UNSET (optional) or REQUIRED
+    element: RecordField | None = None
+    fields: tuple[RecordField, ...] = ()
+
 
 _INT64 = {"ge": -(2**63), "le": 2**63 - 1}  # what a plain JSON parse of the line accepts too
 
 
-def record_decoder(fields: Sequence[FieldSpec]) -> Callable[[bytes], Any]:
-    """A decoder of one JSON object into a record with attributes `f0`, `f1`, ... in the
-    order of `fields`; it raises for anything that does not fit the declared kinds exactly
-    (a wrong type, a value outside the enum or bounds, null, a missing field without a
-    default). Fields the object carries beyond these are skipped unread."""
+def record_decoder(fields: Sequence[RecordField]) -> Callable[[bytes], Any]:
+    """A decoder of one JSON object into a record with the fields' attributes; it raises for
+    anything that does not fit the declared kinds exactly (a wrong type, a value outside the
+    enum or bounds, null, a missing field without a default, a key marked never). Keys the
+    object carries beyond these are skipped unread. A nested record the object lacks is made of
+    its fields' defaults."""
+    return msgspec.json.Decoder(_record_type("Item", fields)).decode
+
+
+def _record_type(name: str, fields: Sequence[RecordField]) -> Any:
+    definitions = []
+    for field in fields:
+        annotation = _annotation(field)
+        default = field.default
+        if field.kind == "record" and default is not REQUIRED:
+            spec = msgspec.field(default_factory=annotation, name=field.key)
+        elif isinstance(default, (list, dict)):  # the declared default itself, as the checker gives it
+            spec = msgspec.field(default_factory=lambda value=default: value, name=field.key)
+        else:
+            spec = msgspec.field(default=default, name=field.key)
+        definitions.append((field.attribute, annotation, spec))
+    return msgspec.defstruct(name, definitions, gc=False, kw_only=True)
+
+
+def _annotation(field: RecordField) -> Any:
     from typing import Annotated, Literal, Union
 
-    definitions = []
-    for index, (key, kind, enum, minimum, maximum, default) in enumerate(fields):
-        bounds: dict[str, Any] = {}
-        if minimum is not None:
-            bounds["ge"] = minimum
-        if maximum is not None:
-            bounds["le"] = maximum
-        if kind == "string":
-            annotation: Any = Literal[tuple(enum)] if enum else str  # type: ignore[misc]
-        elif kind == "integer":
-            annotation = Annotated[int, msgspec.Meta(**{**_INT64, **bounds})]
-        elif kind == "number":
-            whole = Annotated[int, msgspec.Meta(**{**_INT64, **bounds})]
-            annotation = Union[whole, Annotated[float, msgspec.Meta(**bounds)] if bounds else float]
-        elif kind == "boolean":
-            annotation = bool
-        else:
-            annotation = Any
-        definitions.append((f"f{index}", annotation, msgspec.field(default=default, name=key)))
-    record = msgspec.defstruct("Item", definitions, gc=False, kw_only=True)
-    return msgspec.json.Decoder(record).decode
+    bounds: dict[str, Any] = {}
+    if field.minimum is not None:
+        bounds["ge"] = field.minimum
+    if field.maximum is not None:
+        bounds["le"] = field.maximum
+    kind = field.kind
+    if kind == "string":
+        return Literal[field.enum] if field.enum else str  # type: ignore[misc]
+    if kind == "integer":
+        return Annotated[int, msgspec.Meta(**{**_INT64, **bounds})]
+    if kind == "number":
+        whole = Annotated[int, msgspec.Meta(**{**_INT64, **bounds})]
+        return Union[whole, Annotated[float, msgspec.Meta(**bounds)] if bounds else float]
+    if kind == "boolean":
+        return bool
+    if kind == "date":
+        return _dt.date
+    if kind == "list":
+        return list if field.element is None else list[_annotation(field.element)]  # type: ignore[misc]
+    if kind == "object":
+        return dict
+    if kind == "record":
+        return _record_type(field.attribute, field.fields)
+    if kind == "never":
+        return None
+    return Any

@@ -346,9 +346,9 @@ def test_a_required_input_that_no_rule_reads_is_still_required(owner: str) -> No
 # -- what the generated code is made of -------------------------------------------------------------------
 
 ALLOWED_NAMES = {
-    "it", "hits", "decide", "decide_traced", "decide_record", "get", "append", "lower", "upper", "type", "int", "float",
+    "it", "hits", "decide", "decide_traced", "decide_record", "decide_record_tolerant", "get", "append", "lower", "upper", "type", "int", "float",
     "str", "tuple", "len", "INF", "ABSENT", "UNSET", "Bail", "True", "False", "None", "decide_many", "items", "careful",
-    "out", "settle", "Exception", "decide_verdict", "replay", "recorded", "Recorded",
+    "out", "settle", "Exception", "decide_verdict", "replay", "recorded", "Recorded", "dict", "list", "map",
 }
 
 
@@ -368,12 +368,13 @@ inputs:
   os: string
   system: {type: string, enum: ["__import__('os').system('x')", "exec"]}
   eval: integer
+  sys.modules.exec: {type: integer, default: 0}
 outcomes: {a: A}
 default: a
 rules:
   - id: r1
     outcome: a
-    when: "os == '__import__(\\\\'os\\\\')' and system == 'exec' and eval > 1"
+    when: "os == '__import__(\\\\'os\\\\')' and system == 'exec' and eval > 1 and sys.modules.exec < 1"
   - id: r2
     outcome: a
     when: "lower(os) in ['x', 'y'] and matches(os, '.*') and eval ** 2 > 3"
@@ -385,9 +386,10 @@ def test_generated_code_contains_no_name_an_author_wrote() -> None:
     source = policy.classifier.forms.source
     unexpected = {
         name for name in names_in(source)
-        if name not in ALLOWED_NAMES and not re.fullmatch(r"[vhnf]\d+|[A-Z]\d+|_[a-z_]+", name)
+        if name not in ALLOWED_NAMES and not re.fullmatch(r"[vhnfgpx]\d+|[A-Z]\d+|_[a-z_]+", name)
     }
     assert unexpected == set(), source
+    assert policy.classifier.forms.decide_record is not None  # the record form was looked at too
     decision = policy.classify({"os": "__import__('os')", "system": "exec", "eval": 2})
     assert decision.rule == "r1"
 

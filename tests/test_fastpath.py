@@ -131,7 +131,9 @@ inputs:
   kind: {type: string, enum: [incident, request, problem], required: true}
   owner.team: string
   owner.size: {type: integer, minimum: 0, default: 1}
+  owner.site.region: {type: string, enum: [eu, us], default: eu}
   tags: {type: array, items: {type: string}, default: []}
+  scores: {type: array, items: {type: number, minimum: 0}}
   opened: date
 outcomes: [a, b, c]
 hit: HIT
@@ -139,11 +141,20 @@ DEFAULT
 rules:
   - {id: r1, outcome: a, when: "owner.team == 'ops' and owner.size > 2"}
   - {id: r2, outcome: b, when: "'vip' in tags or days_between(opened, '2026-06-01') > 30"}
-  - {id: r3, outcome: c, when: "kind == 'problem'"}
+  - {id: r3, outcome: a, when: "owner.site.region == 'us' and len(scores) > 1"}
+  - {id: r4, outcome: c, when: "kind == 'problem'"}
 """
 nested_good = {"kind": st.sampled_from(["incident", "request", "problem"]),
-               "owner": st.fixed_dictionaries({}, optional={"team": st.sampled_from(["ops", "dev"]), "size": st.integers(0, 5)}),
-               "tags": st.lists(st.sampled_from(["vip", "x"]), max_size=3), "opened": st.sampled_from(["2026-01-02", "2026-05-30"])}
+               "owner": st.fixed_dictionaries({}, optional={
+                   "team": st.sampled_from(["ops", "dev"]), "size": st.integers(0, 5),
+                   "site": st.fixed_dictionaries({}, optional={"region": st.sampled_from(["eu", "us"])})}),
+               "tags": st.lists(st.sampled_from(["vip", "x"]), max_size=3),
+               "scores": st.lists(st.one_of(st.integers(0, 9), st.floats(0, 9)), max_size=3),
+               "opened": st.sampled_from(["2026-01-02", "2026-05-30"])}
+nested_odd = st.one_of(values, st.sampled_from([
+    "2026-W01-1", "2026-1-02", "20260102", "2026-02-30", " 2026-01-02", "2026-01-02T00:00:00Z", "0000-01-01",
+    "eu", "us", "vip", 2.0, -1, {}, {"team": "ops", "size": 3.0}, {"team": None, "site": None}, {"site": {"region": "x"}},
+    ["vip", None], ["vip", 1], [1.5, -1], [1, True], [[1]]]))
 
 
 @st.composite
@@ -154,21 +165,53 @@ def nested_lines(draw: Any) -> bytes:
     item: dict[str, Any] = {"id": draw(st.one_of(st.text(max_size=5), st.integers(), st.none()))}
     for name, strategy in nested_good.items():
         if shape == "clean" or draw(st.booleans()):
-            item[name] = draw(strategy if shape != "odd" or draw(st.booleans()) else values)
-    if shape == "odd" and draw(st.booleans()):
-        item["owner.team"] = draw(st.sampled_from(["ops", None]))  # a flat key written with dots
+            item[name] = draw(strategy if shape != "odd" or draw(st.booleans()) else nested_odd)
+    if shape == "odd" and draw(st.booleans()):  # a flat key written with dots
+        item[draw(st.sampled_from(["owner.team", "owner.size", "owner.site.region", "owner.site"]))] = \
+            draw(st.sampled_from(["ops", "us", 4, None]))
     return json.dumps(item).encode()
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(stream=st.lists(nested_lines(), max_size=10), hit=st.sampled_from(["first", "collect"]), default=st.booleans(),
-       id_field=st.sampled_from(["id", "kind"]))
+       id_field=st.sampled_from(["id", "kind", "opened", "owner"]),
+       owner=st.sampled_from(["", "owner: object", "owner: {type: object, required: true}"]),
+       record=st.booleans())
 def test_policies_with_nested_listed_or_dated_inputs_take_a_lane_that_writes_what_the_general_path_writes(
-        stream: list[bytes], hit: str, default: bool, id_field: str) -> None:
-    shaped = engine.loads(NESTED_POLICY.replace("HIT", hit).replace("DEFAULT", "default: c" if default else ""))
-    assert shaped.classifier.forms.decide_record is None  # no typed record for these inputs: items stay mappings
+        stream: list[bytes], hit: str, default: bool, id_field: str, owner: str, record: bool) -> None:
+    text = NESTED_POLICY.replace("HIT", hit).replace("DEFAULT", "default: c" if default else "")
+    text = text.replace("inputs:\n", f"inputs:\n  {owner}\n" if owner else "inputs:\n")
+    if not record:  # date-times are checked by the general checker: items stay mappings
+        text = text.replace("opened: date", "opened: datetime")
+    shaped = engine.loads(text)
+    assert (shaped.classifier.forms.decide_record is not None) == record
     fast, general = both_paths(shaped, b"\n".join(stream) + b"\n", id_field)
     assert fast == general
+
+
+def test_nested_inputs_written_as_flat_keys_with_dots_are_read_as_the_general_path_reads_them() -> None:
+    shaped = engine.loads(NESTED_POLICY.replace("HIT", "first").replace("DEFAULT", "default: c"))
+    assert shaped.classifier.forms.decide_record is not None
+    lines = b'{"id": 1, "kind": "incident", "owner": {"size": 3}, "owner.team": "ops"}\n' \
+            b'{"id": 2, "kind": "incident", "owner.team": "ops", "owner.size": 4}\n' \
+            b'{"id": 3, "kind": "incident", "owner": {"site": {}}, "owner.site.region": "us", "scores": [1, 2]}\n' \
+            b'{"id": 4, "kind": "incident", "owner": {"team": "ops", "size": 3}, "owner.team": "dev"}\n'
+    fast, general = both_paths(shaped, lines)
+    assert fast == general
+    assert [json.loads(line)["rule"] for line in fast[0].splitlines()] == ["r1", "r1", "r3", "r1"]
+
+
+def test_a_nested_record_decides_clean_lines_in_the_lane() -> None:
+    shaped = engine.loads(NESTED_POLICY.replace("HIT", "first").replace("DEFAULT", "default: c"))
+    lane = shaped.classifier.jsonl_lane("id", lambda raw, number: pytest.fail(f"line {number} left the lane"))
+    from engine.stream import Tally
+
+    out, tally = io.BytesIO(), Tally()
+    lines = b'{"id": 1, "kind": "incident", "owner": {"team": "ops", "size": 3}, "opened": "2026-05-30"}\n' \
+            b'{"id": 2, "kind": "request", "tags": ["vip"], "spare": {"any": "thing"}}\n' \
+            b'{"id": 3, "kind": "problem", "owner": {"site": {"region": "us"}}, "scores": [0.5, 2], "opened": "2026-05-30"}\n'
+    lane.run(io.BytesIO(lines), out, tally)
+    assert [json.loads(line)["rule"] for line in out.getvalue().splitlines()] == ["r1", "r2", "r3"]
 
 
 @pytest.mark.parametrize("text", [NESTED_POLICY.replace("HIT", "first").replace("DEFAULT", "default: c"), None])
