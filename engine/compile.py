@@ -383,7 +383,7 @@ class StandaloneDecide:
 
 # the builtins and constants `decide` may use to be standalone, and the only attribute names
 # its templates write (dict.get for inputs with defaults, str.lower/upper)
-PLAIN_NAMES = ("Bail", "ABSENT", "INF", "type", "int", "float", "str", "tuple", "len")
+PLAIN_NAMES = ("Bail", "ABSENT", "INF", "type", "int", "bool", "float", "str", "tuple", "len")
 _PLAIN_METHODS = ("get", "lower", "upper")
 
 
@@ -503,6 +503,7 @@ _HELPERS: dict[str, Any] = {
     "ABSENT": ABSENT,
     "type": type,
     "int": int,
+    "bool": bool,
     "float": float,
     "str": str,
     "tuple": tuple,
@@ -545,6 +546,7 @@ class _Generator:
         self.record = record  # read a checked record's attributes instead of an item's fields
         self.groups = record_groups(policy) if record else {}
         self.on_absent = "raise Bail"
+        self.deferred: dict[str, list[str]] = {}  # a record's inputs not read yet -> the statements reading them
         self.verdicts = verdicts
         self.pool: dict[str, Any] = {}
         self.pool_ids: dict[tuple[str, Any], str] = {}
@@ -694,18 +696,23 @@ class _Generator:
         `unique` and `collect` the tuple of matching rule numbers."""
         lines = [f"def {name}(it):"]
         lines += ["    " + line for line in loads]
-        if self.policy.hit in ("first", "priority"):
-            for rule in order:
-                lines.append(f"    if {self.condition(rule.when, False)}:")
-                lines.append(f"        return {rule.index}")
-            lines.append("    return 0")
-        else:
+        single = self.policy.hit in ("first", "priority")
+        if not single:
             lines.append("    hits = []")
-            for rule in order:
-                lines.append(f"    if {self.condition(rule.when, False)}:")
-                lines.append(f"        hits.append({rule.index})")
-            lines.append("    return tuple(hits)")
+        for rule in order:
+            lines += ["    " + line for line in self.deferred_loads(rule)]
+            lines.append(f"    if {self.condition(rule.when, False)}:")
+            lines.append(f"        return {rule.index}" if single else f"        hits.append({rule.index})")
+        lines.append("    return 0" if single else "    return tuple(hits)")
         return "\n".join(lines)
+
+    def deferred_loads(self, rule: Rule) -> list[str]:
+        """The reads of a record's attributes that this rule is the first to need (a record is
+        checked already, so each attribute is read only where the rules come to need it)."""
+        needed = {name for node in rule.when.walk() if node.expr is not None
+                  for name in (*node.expr.reads, *node.expr.presence)}
+        return [line for spec in self.policy.inputs if spec.name in needed
+                for line in self.deferred.pop(spec.name, ())]
 
     # -- inputs
 
@@ -723,7 +730,7 @@ class _Generator:
             var = f"v{number}"
             self.locals[spec.name] = var
             if self.record:
-                lines.extend(self.load_attribute(spec, var, number))
+                self.deferred[spec.name] = self.load_attribute(spec, var, number)
                 continue
             statements, checks = self.load(spec, var, whole)
             lines.extend(statements)
@@ -731,7 +738,11 @@ class _Generator:
         if self.record:
             for name in sorted(self.tested):
                 self.has_locals[name] = f"({self.locals[name]} is not UNSET)"
-            return lines + self.decline_absent(self.declined_when_absent)
+            declines = self.decline_absent(self.declined_when_absent)
+            if declines:  # the inputs its test reads come first
+                lines += [line for spec in self.policy.inputs if spec.name in self.declined_when_absent
+                          and spec.name in self.absent for line in self.deferred.pop(spec.name)]
+            return lines + declines
         if whole:
             conditions.insert(0, " is ".join(f"type({var})" for var in whole) + " is int")
         if conditions:
@@ -878,7 +889,7 @@ class _Generator:
         elif kind == "number":
             checks.append(f"(type({var}) is float or type({var}) is int)")
         else:
-            checks.append(f"({var} is True or {var} is False)")
+            checks.append(f"type({var}) is bool")  # the two booleans; bool has no subclasses
         if kind in ("integer", "number"):
             checks += self.bounds(spec, var, finite=kind == "number")
         if spec.enum is not None:
@@ -1106,6 +1117,8 @@ class _Generator:
             return f"{arguments[0]}.{name}()"
         if name == "len" and self.type_of(checked, node.args[0]) in ("string", "array"):
             return f"len({arguments[0]})"
+        if name == "days_between" and all(self.type_of(checked, argument) == "date" for argument in node.args):
+            return f"({arguments[1]} - {arguments[0]}).days"  # two dates: whole days, as the sandbox counts them
         helper = self.constant(sandbox.FUNCTIONS[name], "F")
         return f"{helper}({', '.join(arguments)})"
 

@@ -30,7 +30,7 @@ from typing import Any, BinaryIO
 
 QUICK_BYTES = 1 << 20  # larger inputs start the full CLI, which streams them
 _FORMAT = 1  # of the cache file; part of its key
-_PLAIN_BUILTINS = {"type": type, "int": int, "float": float, "str": str, "tuple": tuple, "len": len}
+_PLAIN_BUILTINS = {"type": type, "int": int, "bool": bool, "float": float, "str": str, "tuple": tuple, "len": len}
 
 
 def main() -> None:

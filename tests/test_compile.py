@@ -346,9 +346,9 @@ def test_a_required_input_that_no_rule_reads_is_still_required(owner: str) -> No
 # -- what the generated code is made of -------------------------------------------------------------------
 
 ALLOWED_NAMES = {
-    "it", "hits", "decide", "decide_traced", "decide_record", "decide_record_tolerant", "get", "append", "lower", "upper", "type", "int", "float",
+    "it", "hits", "decide", "decide_traced", "decide_record", "decide_record_tolerant", "get", "append", "lower", "upper", "type", "int", "bool", "float",
     "str", "tuple", "len", "INF", "ABSENT", "UNSET", "Bail", "True", "False", "None", "decide_many", "items", "careful",
-    "out", "settle", "Exception", "decide_verdict", "replay", "recorded", "Recorded", "dict", "list", "map",
+    "out", "settle", "Exception", "decide_verdict", "replay", "recorded", "Recorded", "dict", "list", "map", "days",
 }
 
 
