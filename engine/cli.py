@@ -310,7 +310,9 @@ def _run_stream(decider: Any, source: IO[bytes], input_format: str, fmt: str, id
             tally = run(decider, source, input_format, fmt, sys.stdout.buffer, id_field=id_field, trace=with_trace,
                         progress=progress, kind=kind)
     if not tally.delivered:
-        _silence_stdout()
+        from .launch import silence_stdout
+
+        silence_stdout()
     if not quiet:
         click.echo(_summary(tally, labels), err=True)
     sys.exit(ExitCode.REJECTED if tally.rejected else ExitCode.OK)
@@ -709,15 +711,6 @@ def _usage(message: str) -> NoReturn:
     click.echo(f"rulebook: {message}", err=True)
     click.echo("Try 'rulebook --help' for help.", err=True)
     sys.exit(ExitCode.USAGE)
-
-
-def _silence_stdout() -> None:
-    """After the reader went away, send what Python still flushes at exit to /dev/null."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):  # stdout without a file descriptor (in-process runners)
-        pass
 
 
 class _Progress:

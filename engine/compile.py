@@ -294,6 +294,9 @@ class FastForms:
     decide_tolerant: Callable[[Any], Any] | None = None
     decide_traced_tolerant: Callable[[Any], Any] | None = None
     decide_many_tolerant: Callable[[Any, Callable[[Any], Any]], list[Any]] | None = None
+    # the source and namespace of each module the record forms were made of, in order: the
+    # tolerant one (if any) defines `decide_record_tolerant`, which the strict one calls
+    record_modules: tuple[tuple[str, dict[str, Any]], ...] = ()
 
 
 def optional_reads(policy: ClassificationPolicy) -> tuple[int, ...]:
@@ -345,19 +348,21 @@ def generate(policy: ClassificationPolicy, verdicts: Sequence[Any], settle: Call
         return forms
     # as above: a record lacking an optional input that a rule reads goes to a second form,
     # which tests for its absence, so complete records pay one test for it
-    record_source, tolerant_record = "", {}
+    modules: list[tuple[str, dict[str, Any]]] = []
+    tolerant_record = {}
     if optional_reads(policy):
         tolerant_generator = _Generator(policy, record=True, tolerant=True)
-        record_source = tolerant_generator.function("decide_record_tolerant", tolerant_generator.load_inputs(),
-                                                    rule_order(policy)) + "\n\n"
-        tolerant_record = {"decide_record_tolerant": _run(record_source, tolerant_generator, policy)["decide_record_tolerant"]}
+        tolerant_source = tolerant_generator.function("decide_record_tolerant", tolerant_generator.load_inputs(),
+                                                      rule_order(policy)) + "\n"
+        modules.append((tolerant_source, _run(tolerant_source, tolerant_generator, policy)))
+        tolerant_record = {"decide_record_tolerant": modules[-1][1]["decide_record_tolerant"]}
     record_generator = _Generator(policy, record=True)
     if tolerant_record:
         record_generator.on_absent = "return decide_record_tolerant(it)"
     strict_source = record_generator.module()
-    record_namespace = _run(strict_source, record_generator, policy, **tolerant_record)
-    return replace(forms, source=source + "\n" + record_source + strict_source,
-                   decide_record=record_namespace["decide_record"], record_fields=fields)
+    modules.append((strict_source, _run(strict_source, record_generator, policy, **tolerant_record)))
+    return replace(forms, source="\n".join([source, *(module for module, _ in modules)]),
+                   decide_record=modules[-1][1]["decide_record"], record_fields=fields, record_modules=tuple(modules))
 
 
 def _run(source: str, generator: _Generator, policy: ClassificationPolicy, **extra: Any) -> dict[str, Any]:

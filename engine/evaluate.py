@@ -341,7 +341,7 @@ class Classifier:
         record = None if self.forms.record_fields is None else record_with_id(self.forms.record_fields, id_field)
         if self.forms.decide_record is None or record is None:
             return MappingLane(self, id_field, careful_line)
-        return JsonlLane(self, *record, careful_line)
+        return JsonlLane.of(self, *record, careful_line)
 
     def verdict(self, result: Any, unknown: tuple[str, ...] = ()) -> Verdict:
         if type(result) is int:

@@ -14,33 +14,44 @@ from __future__ import annotations
 import operator
 from collections import Counter
 from collections.abc import Callable
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from . import jsonio
-from .evaluate import Classifier, Decision
 from .items import MAX_RECORD_BYTES
 from .stream import keep_buffers_in_heap
+
+if TYPE_CHECKING:
+    from .evaluate import Classifier
 
 _FLUSH = 4096  # lines between writes (and tallies, and progress ticks)
 
 
 class JsonlLane:
-    """Classifies a JSONL stream with the decoded-record form of a classifier."""
+    """Classifies a JSONL stream with a decoded-record form (see `of` for a classifier's)."""
 
-    def __init__(self, classifier: Classifier, fields: tuple[jsonio.RecordField, ...], id_attribute: str,
-                 careful_line: Callable[[bytes, int], tuple[bytes, Any] | None]):
-        assert classifier.forms.decide_record is not None
-        self.classifier = classifier
+    def __init__(self, decide: Callable[[Any], Any], fields: tuple[jsonio.RecordField, ...], id_attribute: str,
+                 careful_line: Callable[[bytes, int], tuple[bytes, Any] | None], tail: Callable[[Any], bytes],
+                 outcome: Callable[[Any], Any]):
+        """`decide` gives a result for a record of `fields`; `tail(result)` is everything of its
+        decision record after the id (raising where the result has no verdict: the general
+        path then says why), `outcome(result)` what the tally counts it as; `careful_line(raw,
+        number)` writes a line as the general path does (None for a blank line)."""
         self.decode = jsonio.record_decoder(fields)
-        self.decide = classifier.forms.decide_record
+        self.decide = decide
         self.item_id = operator.attrgetter(id_attribute)
         self.careful_line = careful_line
-        self.tails: dict[Any, bytes] = {}
+        self.tail = tail
+        self.outcome = outcome
+        self.tails: dict[Any, bytes] = {}  # rendered once per result
 
-    def tail(self, result: Any) -> bytes:
-        """Everything of a decision record after its id, rendered once per result."""
-        verdict = self.classifier.verdict(result)  # raises ItemError where no verdict exists
-        return record_tail(self.classifier, verdict)
+    @classmethod
+    def of(cls, classifier: Classifier, fields: tuple[jsonio.RecordField, ...], id_attribute: str,
+           careful_line: Callable[[bytes, int], tuple[bytes, Any] | None]) -> JsonlLane:
+        """The lane of a classifier's record form (a record of `fields`)."""
+        assert classifier.forms.decide_record is not None
+        verdict = classifier.verdict  # raises ItemError where no verdict exists
+        return cls(classifier.forms.decide_record, fields, id_attribute, careful_line,
+                   lambda result: record_tail(classifier, verdict(result)), lambda result: verdict(result).outcome)
 
     def run(self, source: IO[bytes], out: IO[bytes], tally: Any, progress: Any = None, first_line: int = 1) -> None:
         decode, decide, item_id, encode = self.decode, self.decide, self.item_id, jsonio.encode
@@ -92,7 +103,7 @@ class JsonlLane:
 
     def count(self, results: list[Any], tally: Any) -> None:
         for result, count in Counter(results).items():
-            tally.add(self.classifier.verdict(result).outcome, count)
+            tally.add(self.outcome(result), count)
         results.clear()
 
 
@@ -164,6 +175,7 @@ class MappingLane(JsonlLane):
 def record_tail(classifier: Classifier, verdict: Any) -> bytes:
     """Everything of the JSONL decision record of `verdict` after its id (`{"id":` + the id's
     JSON + this is the whole line): the same for every item the verdict decides."""
+    from .evaluate import Decision
     from .render import record
 
     rendered = jsonio.encode(record(Decision(None, verdict, classifier.ref)))

@@ -1,19 +1,24 @@
 """The `rulebook` command's entry: a quick start for plain `classify` runs, else the full CLI.
 
 Most of a small run's time is start-up: importing the CLI framework, the YAML parser and the
-validator, and checking and compiling the policy. After a run of `rulebook classify` with a
-policy whose generated `decide` needs only builtins and plain constants, the command keeps
-that function and the rendered record of each rule in a cache file, stamped with the size
-and modification time of every policy file it was built from (and the list of YAML files of
-every policy folder). A later run with the same policy paths, the default options, JSON
-lines in and JSON lines out, and at most `QUICK_BYTES` of items, runs from that file with
-nothing but the standard library.
+validator, and checking and compiling the policy. After a run of `rulebook classify`, the
+command keeps in a cache file what a later run needs to start without them, stamped with the
+size and modification time of every policy file it was built from (and the list of YAML
+files of every policy folder): the rendered record of each rule; the policy's generated
+`decide` if it needs only builtins and plain constants; and the generated record forms of a
+first or priority policy (see fastpath.py) if their constants are plain data, dates,
+patterns or the sandbox's functions. A later run with the same policy paths, the default
+options, and JSON lines in and out runs from that file:
 
-The quick start writes nothing until every item is decided: a line it does not handle in
-exactly the way the full path would (an item the generated code declines, an id that is
-not plain text or a whole number, a constant JSON does not have, ...) hands the whole run,
-input included, to the full CLI, which writes what it always writes. The tests hold the two
-to byte-identical output.
+* at most `QUICK_BYTES` of items, with `decide` and nothing but the standard library. It
+  writes nothing until every item is decided: a line it does not handle in exactly the way
+  the full path would (an item the generated code declines, an id that is not plain text or
+  a whole number, a constant JSON does not have, ...) hands the run on, input included;
+* any other input, with the record forms, as the full CLI's record lane runs them; the
+  lines they do not decide outright go through the general path of the full engine, loaded
+  at the first such line. Where there are no record forms, the full CLI runs.
+
+The tests hold every way to byte-identical output and the same summary and exit status.
 
 The cache lives in `$RULEBOOK_CACHE_DIR`, else `$XDG_CACHE_HOME/rulebook`, else
 `~/.cache/rulebook`; `RULEBOOK_CACHE_DIR=` (empty) turns it off. Files not owned by the
@@ -26,10 +31,10 @@ import io
 import marshal
 import os
 import sys
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NoReturn
 
 QUICK_BYTES = 1 << 20  # larger inputs start the full CLI, which streams them
-_FORMAT = 1  # of the cache file; part of its key
+_FORMAT = 2  # of the cache file; part of its key
 _PLAIN_BUILTINS = {"type": type, "int": int, "bool": bool, "float": float, "str": str, "tuple": tuple, "len": len}
 
 
@@ -108,16 +113,18 @@ def remember(policy_paths: list[str], classifier: Any, read_from: tuple[Any, ...
     from .fastpath import record_tail
 
     decide = standalone_decide(classifier.policy)
-    if decide is None:
+    record = _portable_record(classifier)
+    if decide is None and record is None:
         return
     tails = [record_tail(classifier, verdict) if verdict is not None else None for verdict in classifier.verdicts]
     labels = [verdict.outcome if verdict is not None else None for verdict in classifier.verdicts]
     entry = {
         "key": key,
         "stamp": read_from,
-        "code": compile(decide.source, f"<policy {classifier.policy.name}>", "exec"),
-        "constants": decide.constants,
-        "canonical": decide.canonical,
+        "code": compile(decide.source, f"<policy {classifier.policy.name}>", "exec") if decide else None,
+        "constants": decide.constants if decide else {},
+        "canonical": decide.canonical if decide else (),
+        "record": record,
         "tails": tails,
         "labels": labels,
         "outcomes": list(classifier.policy.outcome_names),
@@ -130,6 +137,60 @@ def remember(policy_paths: list[str], classifier: Any, read_from: tuple[Any, ...
         os.replace(temporary, path)
     except (OSError, ValueError):
         pass
+
+
+def _portable_record(classifier: Any) -> dict[str, Any] | None:
+    """The record forms of a first or priority hit policy as the cache keeps them: the code of
+    each module, the constants it reads (pickled: plain data, dates, patterns, the sandbox's
+    functions), and the record's fields with the id among them; None if anything else is
+    needed (then only the full CLI streams the policy's items)."""
+    import pickle
+
+    from .fastpath import record_with_id
+
+    forms = classifier.forms
+    if classifier.policy.hit not in ("first", "priority") or forms.record_fields is None:
+        return None
+    with_id = record_with_id(forms.record_fields, "id")
+    if with_id is None:
+        return None
+    modules = []
+    for source, namespace in forms.record_modules:
+        code = compile(source, f"<policy {classifier.policy.name}>", "exec")
+        names = _names_in(code) - {"Bail", "decide_record", "decide_record_tolerant"}
+        constants = {name: namespace[name] for name in sorted(names) if name in namespace}
+        if not all(_portable(value) for value in constants.values()):
+            return None
+        modules.append((code, pickle.dumps(constants)))
+    return {"modules": modules, "fields": pickle.dumps(with_id[0]), "id": with_id[1]}
+
+
+def _names_in(code: Any) -> set[str]:
+    names = set(code.co_names)
+    for constant in code.co_consts:
+        if hasattr(constant, "co_names"):
+            names |= _names_in(constant)
+    return names
+
+
+def _portable(value: Any) -> bool:
+    """Whether a constant of generated code can be kept in the cache and read back without
+    the engine beyond its sandbox: plain data, dates, patterns, builtins, sandbox functions."""
+    import datetime
+    import re
+
+    from . import sandbox
+    from .jsonio import UNSET
+
+    if value is None or value is UNSET or type(value) in (str, int, float, bool, datetime.date, re.Pattern):
+        return True
+    if type(value) in (tuple, list, frozenset):
+        return all(_portable(item) for item in value)
+    if type(value) is dict:
+        return all(_portable(key) and _portable(item) for key, item in value.items())
+    if value in (type, len, int, float, str, bool, tuple, dict, list, map, Exception):
+        return True
+    return callable(value) and getattr(sandbox, getattr(value, "__name__", ""), None) is value
 
 
 def _load(path: str, key: str, policy_paths: list[str]) -> dict[str, Any] | None:
@@ -188,25 +249,27 @@ def _quick_run(argv: list[str]) -> Any:
     entry = _load(path, key, policy_paths) if path else None
     if entry is None:
         return None
-    return lambda: _classify(entry, items, quiet)
+    return lambda: _classify(entry, items, quiet, policy_paths)
 
 
-def _classify(entry: dict[str, Any], items: str, quiet: bool) -> None:
+def _classify(entry: dict[str, Any], items: str, quiet: bool, policy_paths: list[str]) -> None:
     if items == "-":
         data = sys.stdin.buffer.read(QUICK_BYTES + 1)
-        if len(data) > QUICK_BYTES:
-            _hand_over(data)
-            return
     else:
         try:
             with open(items, "rb") as handle:
                 data = handle.read(QUICK_BYTES + 1)
         except OSError:
             return  # the full CLI says what is wrong
-        if len(data) > QUICK_BYTES:
-            return
-    output = _decide_all(entry, data)
+    output = _decide_all(entry, data) if entry["code"] is not None and len(data) <= QUICK_BYTES else None
     if output is None:
+        # the record forms take any stream (unless a progress count is due at a terminal)
+        if entry.get("record") is not None and (quiet or not sys.stderr.isatty()):
+            if items == "-":
+                _stream_records(entry, io.BufferedReader(_Rejoined(data, sys.stdin.buffer), 1 << 16), quiet,
+                                policy_paths)
+            with open(items, "rb") as handle:
+                _stream_records(entry, handle, quiet, policy_paths)
         if items == "-":
             _hand_over(data)
         return
@@ -219,8 +282,7 @@ def _classify(entry: dict[str, Any], items: str, quiet: bool) -> None:
         sys.stdout.buffer.flush()
     except BrokenPipeError:  # the reader went away (`| head`): say so, as the full CLI does
         delivered = False
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())  # what Python still flushes at exit goes nowhere
+        silence_stdout()
     if not quiet:
         total = sum(counts.values())
         sys.stderr.write(summary(total, total, 0, counts, entry["outcomes"], delivered) + "\n")
@@ -264,6 +326,51 @@ def _decide_all(entry: dict[str, Any], data: bytes) -> tuple[bytes, dict[str, in
     return b"".join(parts), counts
 
 
+def _stream_records(entry: dict[str, Any], source: BinaryIO, quiet: bool, policy_paths: list[str]) -> NoReturn:
+    """Classify JSON lines with the cached record forms, as the full CLI's record lane does,
+    and exit. A line they do not decide outright goes through the general path of the full
+    engine, loaded at the first such line: the output is the same bytes either way."""
+    import pickle
+
+    from .fastpath import JsonlLane
+    from .stream import careful_line, run
+
+    class Bail(Exception):
+        pass
+
+    record = entry["record"]
+    namespace: dict[str, Any] = {}
+    for code, constants in record["modules"]:  # the tolerant form first, which the strict one calls
+        linked = {name: namespace[name] for name in ("decide_record_tolerant",) if name in namespace}
+        namespace = {"__builtins__": {}, "Bail": Bail, **pickle.loads(constants), **linked}
+        exec(code, namespace)  # noqa: S102 - generated by compile.generate, read from the user's own cache
+    tails, labels = entry["tails"], entry["labels"]
+    classifier = None
+
+    def careful(raw: bytes, number: int) -> tuple[bytes, Any] | None:
+        nonlocal classifier
+        if classifier is None:
+            from .cli import _load_policy
+
+            classifier = _load_policy(tuple(policy_paths), None).classifier
+        return careful_line(classifier, raw, number, "id")
+
+    def tail(result: int) -> bytes:
+        if tails[result] is None:
+            raise ValueError("no verdict")  # the general path says why
+        return tails[result]
+
+    lane = JsonlLane(namespace["decide_record"], pickle.loads(record["fields"]), record["id"], careful, tail,
+                     labels.__getitem__)
+    tally = run(None, source, "jsonl", "jsonl", sys.stdout.buffer, lane=lane)  # type: ignore[arg-type]
+    if not tally.delivered:  # the reader went away (`| head`): say so, as the full CLI does
+        silence_stdout()
+    if not quiet:
+        sys.stderr.write(summary(tally.items, tally.decided, tally.rejected, tally.labels, entry["outcomes"],
+                                 tally.delivered) + "\n")
+    sys.exit(3 if tally.rejected else 0)  # ExitCode.REJECTED, ExitCode.OK
+
+
 def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
@@ -294,6 +401,16 @@ def summary(items: int, decided: int, rejected: int, counts: dict[str, int], out
     parts += [f"{label} {count}" for label, count in sorted(counts.items()) if label not in outcomes]
     text += f" ({', '.join(parts)})" if parts else ""
     return text + ("" if delivered else " before the output was closed")
+
+
+def silence_stdout() -> None:
+    """After the reader went away, send what Python still flushes at exit to /dev/null (shared
+    with cli.py)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout without a file descriptor (in-process runners)
+        pass
 
 
 def _hand_over(consumed: bytes) -> None:

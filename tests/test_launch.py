@@ -115,15 +115,61 @@ def test_every_odd_line_gives_what_the_full_cli_gives(tmp_path: Path) -> None:
         assert quick[:3] == rulebook(["classify", "-"], None, data)[:3], line
 
 
-def test_more_input_than_the_quick_start_takes_is_streamed_by_the_full_cli(tmp_path: Path) -> None:
+def test_more_input_than_the_quick_start_takes_is_streamed_through_the_record_forms(tmp_path: Path) -> None:
     line = b'{"id": "T-1", "type": "incident", "recurrence_90d": 4}\n'
     data = line * (launch.QUICK_BYTES // len(line) + 10)
     rulebook(["classify", "-"], tmp_path, line)
     stdout, stderr, code, path = rulebook(["classify", "-"], tmp_path, data)
-    assert path == "full" and code == 0
+    assert path == "quick" and code == 0
     count = data.count(b"\n")
     assert stdout.count(b"\n") == count and stdout.splitlines()[0] == stdout.splitlines()[-1]
     assert stderr.startswith(f"rulebook: {count} items: {count} decided, 0 rejected")
+    assert (stdout, stderr, code) == rulebook(["classify", "-"], None, data)[:3]
+
+
+def test_odd_lines_far_into_a_long_stream_are_written_as_the_full_cli_writes_them(tmp_path: Path) -> None:
+    # the record forms stream it; the lines they do not decide go through the engine's general
+    # path, loaded at the first of them, in place
+    good = bench_items(12_000)
+    data = good + b"\n".join(ODD_LINES) + b"\n" + good[:5000] + b'{"id": "last", "type": "problem"}'
+    args = ["classify", "-", "--policy", str(BENCH_POLICY)]
+    rulebook(args, tmp_path, b"{}\n")
+    assert len(data) > launch.QUICK_BYTES
+    quick = rulebook(args, tmp_path, data)
+    assert quick[3] == "full"  # the engine was loaded for the odd lines
+    assert quick[:3] == rulebook(args, None, data)[:3] and quick[2] == 3
+
+
+def test_a_line_longer_than_an_item_may_be_is_an_error_from_the_cache_too(tmp_path: Path) -> None:
+    huge = json.dumps({"id": "huge", "type": "incident", "padding": "x" * (16 * 1024 * 1024)}).encode()
+    data = bench_items(3) + huge + b"\n"
+    args = ["classify", "-", "--policy", str(BENCH_POLICY)]
+    rulebook(args, tmp_path, b"{}\n")
+    quick = rulebook(args, tmp_path, data)
+    assert quick[:3] == rulebook(args, None, data)[:3] and b"line is longer than 16 MiB" in quick[0]
+
+
+NESTED_POLICY = ROOT / "benchmarks" / "ops-triage.yaml"
+
+
+def test_a_policy_over_nested_fields_runs_from_the_cache_through_the_record_forms(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import ops_shape
+    finally:
+        sys.path.pop(0)
+    import random
+
+    r = random.Random(7)
+    data = b"".join(json.dumps(ops_shape.item(r, n)).encode() + b"\n" for n in range(3000))
+    args = ["classify", "-", "--policy", str(NESTED_POLICY)]
+    rulebook(args, tmp_path, b"{}\n")
+    quick = rulebook(args, tmp_path, data)
+    assert quick[3] == "quick" and quick[:3] == rulebook(args, None, data)[:3]
+    odd = data + b'{"id": "flat", "kind": "incident", "opened_at": "2026-01-02", "impact.level": "severe"}\n' \
+        + b'{"id": "bad", "kind": "incident", "opened_at": "2026-02-30"}\n'
+    quick = rulebook(args, tmp_path, odd)
+    assert quick[:3] == rulebook(args, None, odd)[:3] and quick[2] == 3
 
 
 def test_a_reader_that_goes_away_is_reported_as_the_full_cli_does(tmp_path: Path) -> None:
@@ -166,16 +212,28 @@ def test_a_cache_file_others_may_write_is_ignored(tmp_path: Path) -> None:
     assert rulebook(args, tmp_path)[3] == "full"
 
 
-def test_policies_whose_code_needs_the_sandbox_are_not_cached(tmp_path: Path) -> None:
+def two_runs(tmp_path: Path, inputs: str, when: str, data: bytes) -> tuple[tuple[bytes, str, int, str], ...]:
+    """The first and second run of `rulebook classify` with a one-rule policy over `inputs`."""
     policy = tmp_path / "p.yaml"
-    policy.write_text(
-        "rulebook: 1\nkind: classification\nname: p\ninputs:\n  title: string\n  count: integer\n"
-        "outcomes: [a, b]\ndefault: b\nrules:\n  - {id: r, outcome: a, when: \"matches(title, 'db.*') and count ** 2 > 4\"}\n")
+    policy.write_text(f"rulebook: 1\nkind: classification\nname: p\ninputs:\n{inputs}outcomes: [a, b]\ndefault: b\n"
+                      f"rules:\n  - {{id: r, outcome: a, when: \"{when}\"}}\n")
     args = ["classify", "-", "--policy", str(policy)]
-    data = b'{"id": 1, "title": "db1", "count": 3}\n'
-    first = rulebook(args, tmp_path / "cache", data)
-    assert rulebook(args, tmp_path / "cache", data) == first
-    assert first[3] == "full" and json.loads(first[0])["outcome"] == "a"
+    return rulebook(args, tmp_path / "cache", data), rulebook(args, tmp_path / "cache", data)
+
+
+def test_policies_whose_code_needs_the_sandbox_run_from_the_cache_through_the_record_forms(tmp_path: Path) -> None:
+    data = b'{"id": 1, "title": "db1", "count": 3}\n{"id": 2, "title": "db1", "count": 2}\n'
+    first, second = two_runs(tmp_path, "  title: string\n  count: integer\n", "matches(title, 'db.*') and count ** 2 > 4",
+                             data)
+    assert (first[3], second[3]) == ("full", "quick") and first[:3] == second[:3]
+    assert [json.loads(line)["outcome"] for line in first[0].splitlines()] == ["a", "b"]
+
+
+def test_policies_the_record_forms_cannot_take_are_not_cached(tmp_path: Path) -> None:
+    data = b'{"id": 1, "title": "db1", "at": "2026-03-01T10:00:00Z"}\n'
+    first, second = two_runs(tmp_path, "  title: string\n  at: datetime\n",
+                             "matches(title, 'db.*') and at > '2026-01-01T00:00:00Z'", data)
+    assert first == second and first[3] == "full" and json.loads(first[0])["outcome"] == "a"
 
 
 # -- the quick decisions against the engine's own, line by line
