@@ -8,9 +8,10 @@
   run after the first with an unchanged policy) and once with it off (the first run, or the
   first after the policy changed);
 * memory: peak resident set size of classifying every item of --items (streamed), read with
-  `/usr/bin/time -v` when it exists, else from the operating system's accounting of the child;
+  `/usr/bin/time -v` when it exists, else from the operating system's accounting of the child,
+  with the policy cache warm and off;
 * --jobs: wall time for --items with one process and with two, median of 3 each, their ratio,
-  and whether the two outputs are the same bytes.
+  and whether the outputs are the same bytes; with the policy cache warm and off.
 """
 
 from __future__ import annotations
@@ -35,16 +36,17 @@ def wall(command: list[str], stdin: str | None = None, stdout: str | None = None
         return time.perf_counter() - start
 
 
-def peak_rss_mb(command: list[str], stdin: str) -> tuple[float, str]:
+def peak_rss_mb(command: list[str], stdin: str, cache: str | None = None) -> tuple[float, str]:
+    env = dict(os.environ, RULEBOOK_CACHE_DIR=cache or "")
     timer = shutil.which("time", path="/usr/bin")
     with open(stdin, "rb") as source, open(os.devnull, "wb") as sink:
         if timer:
             result = subprocess.run([timer, "-v", *command], stdin=source, stdout=sink, stderr=subprocess.PIPE,
-                                    text=True, check=False)
+                                    text=True, check=False, env=env)
             found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", result.stderr)
             if found:
                 return int(found.group(1)) / 1024, "/usr/bin/time -v"
-        process = subprocess.Popen(command, stdin=source, stdout=sink, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(command, stdin=source, stdout=sink, stderr=subprocess.DEVNULL, env=env)
         _, _, usage = os.wait4(process.pid, 0)
         return usage.ru_maxrss / 1024, "wait4 (includes the launcher's own footprint)"
 
@@ -80,17 +82,19 @@ def main() -> None:
             started.append(wall(classify, stdin=one, cache=cache))
             cold.append(wall(classify, stdin=one))
         count = sum(1 for _ in open(args.items, "rb"))
-        rss, how = peak_rss_mb(classify, args.items)
-        outputs = {}
-        times: dict[int, list[float]] = {1: [], 2: []}
+        rss, how = peak_rss_mb(classify, args.items, cache)
+        cold_rss, _ = peak_rss_mb(classify, args.items)
+        outputs = set()
+        times: dict[tuple[int, str | None], list[float]] = {(jobs, where): [] for jobs in (1, 2) for where in (cache, None)}
         for _ in range(3):
-            for jobs in (1, 2):
+            for jobs, where in times:
                 out = os.path.join(tmp, f"out{jobs}.jsonl")
-                times[jobs].append(wall(classify + ["--jobs", str(jobs)], stdin=args.items, stdout=out))
-                outputs[jobs] = digest(out)
+                times[jobs, where].append(wall(classify + ["--jobs", str(jobs)], stdin=args.items, stdout=out,
+                                               cache=where))
+                outputs.add(digest(out))
 
     startup, python, cold_startup = statistics.median(started), statistics.median(bare), statistics.median(cold)
-    one_job, two_jobs = statistics.median(times[1]), statistics.median(times[2])
+    jobs_time = {key: statistics.median(values) for key, values in times.items()}
     print(f"# rulebook classify: start-up, memory, --jobs ({time.strftime('%Y-%m-%dT%H:%MZ', time.gmtime())})\n")
     print(f"CPUs: {os.cpu_count()}; items: {count:,} ({args.items}); policy: {args.policy or 'shipped'}\n")
     print("| figure | value |")
@@ -99,11 +103,13 @@ def main() -> None:
     print(f"| start-up, one item, policy cache off (median of {args.runs}) | {cold_startup * 1000:.0f} ms |")
     print(f"| bare `python -c pass` (median of {args.runs}) | {python * 1000:.0f} ms |")
     print(f"| start-up ratio, cache warm / off | {startup / python:.2f}x / {cold_startup / python:.2f}x |")
-    print(f"| peak RSS, {count:,} items streamed ({how}) | {rss:.1f} MB |")
-    print(f"| wall, {count:,} items, --jobs 1 (median of 3) | {one_job:.2f} s ({count / one_job:,.0f} items/s) |")
-    print(f"| wall, {count:,} items, --jobs 2 (median of 3) | {two_jobs:.2f} s ({count / two_jobs:,.0f} items/s) |")
-    print(f"| --jobs 2 speed-up | {one_job / two_jobs:.2f}x |")
-    print(f"| --jobs 1 and --jobs 2 outputs identical | {'yes' if outputs[1] == outputs[2] else 'NO'} |")
+    print(f"| peak RSS, {count:,} items streamed ({how}), cache warm / off | {rss:.1f} MB / {cold_rss:.1f} MB |")
+    for where, said in ((cache, "warm"), (None, "off")):
+        one_job, two_jobs = jobs_time[1, where], jobs_time[2, where]
+        print(f"| wall, {count:,} items, --jobs 1 / --jobs 2, cache {said} (median of 3) | {one_job:.2f} s / "
+              f"{two_jobs:.2f} s ({count / two_jobs:,.0f} items/s) |")
+        print(f"| --jobs 2 speed-up, cache {said} | {one_job / two_jobs:.2f}x |")
+    print(f"| outputs of all the --jobs runs identical | {'yes' if len(outputs) == 1 else 'NO'} |")
 
 
 if __name__ == "__main__":

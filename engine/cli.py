@@ -6,9 +6,7 @@ result is the diagnostics). Exit codes are `errors.ExitCode`.
 
 from __future__ import annotations
 
-import io
 import os
-import stat
 import sys
 import time
 from collections.abc import Callable
@@ -238,14 +236,9 @@ def _workers(jobs: int, source: IO[bytes], input_format: str, fmt: str) -> int:
         return 1
     if input_format != "jsonl" or fmt != "jsonl":
         _usage("--jobs needs JSONL input and JSONL output")
-    jobs = jobs or os.cpu_count() or 1
-    try:
-        status = os.fstat(source.fileno())
-        if stat.S_ISREG(status.st_mode) and status.st_size < 4 * (1 << 20):
-            return 1
-    except (OSError, ValueError, io.UnsupportedOperation):
-        pass  # no file beneath: its length is unknown
-    return jobs
+    from .stream import workers_for
+
+    return workers_for(jobs, source)
 
 
 # -- gate -------------------------------------------------------------------------------------------

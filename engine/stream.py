@@ -161,6 +161,25 @@ BLOCK_BYTES = 1 << 22  # input handed to a worker at a time, cut at a line end
 PIPED_BYTES = 1 << 20  # the same for input sent to the workers, copied twice on the way
 
 
+def workers_for(jobs: int, source: IO[bytes]) -> int:
+    """How many worker processes to use for `--jobs N` (0: one per processor): one for a small
+    file, where starting them costs more than they save."""
+    import io
+    import os
+    import stat
+
+    if jobs == 1:
+        return 1
+    jobs = jobs or os.cpu_count() or 1
+    try:
+        status = os.fstat(source.fileno())
+        if stat.S_ISREG(status.st_mode) and status.st_size < 4 * (1 << 20):
+            return 1
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass  # no file beneath: its length is unknown
+    return jobs
+
+
 def blocks(source: IO[bytes], size: int = BLOCK_BYTES) -> Iterator[tuple[bytes, int]]:
     """The input in blocks of whole lines, each with the number of its first line."""
     line = 1

@@ -77,8 +77,8 @@ def test_stdin_quiet_and_an_explicit_policy(tmp_path: Path) -> None:
 def test_options_the_quick_start_does_not_handle_go_to_the_full_cli(tmp_path: Path) -> None:
     items = str(EXAMPLES / "items.jsonl")
     rulebook(["classify", items], tmp_path)
-    for extra in (["--explain"], ["--annotate"], ["--format", "csv"], ["--id-field", "title"], ["--jobs", "2"],
-                  ["--name", "demand-intake"], ["--input-format", "jsonl"]):
+    for extra in (["--explain"], ["--annotate"], ["--format", "csv"], ["--id-field", "title"],
+                  ["--name", "demand-intake"], ["--input-format", "jsonl"], ["--jobs", "x"]):
         assert rulebook(["classify", items, *extra], tmp_path)[3] == "full", extra
     assert rulebook(["classify", str(EXAMPLES / "items.csv")], tmp_path)[3] == "full"
 
@@ -147,6 +147,21 @@ def test_a_line_longer_than_an_item_may_be_is_an_error_from_the_cache_too(tmp_pa
     rulebook(args, tmp_path, b"{}\n")
     quick = rulebook(args, tmp_path, data)
     assert quick[:3] == rulebook(args, None, data)[:3] and b"line is longer than 16 MiB" in quick[0]
+
+
+def test_jobs_run_from_the_cache_too(tmp_path: Path) -> None:
+    items = tmp_path / "items.jsonl"
+    items.write_bytes(bench_items(30_000) + b"\n".join(ODD_LINES) + b"\n" + bench_items(100))
+    assert items.stat().st_size > 4 << 20  # large enough for workers
+    args = ["classify", str(items), "--policy", str(BENCH_POLICY), "--jobs", "2"]
+    rulebook(args, tmp_path, b"")
+    quick = rulebook(args, tmp_path)
+    assert quick[3] == "quick"  # the workers loaded the engine for the odd lines, not this process
+    assert quick[:3] == rulebook(args, None)[:3] == rulebook(args[:-2], None)[:3] and quick[2] == 3
+    clean = tmp_path / "clean.jsonl"
+    clean.write_bytes(bench_items(30_000))
+    quick = rulebook(["classify", str(clean), "--policy", str(BENCH_POLICY), "-j", "2"], tmp_path)
+    assert quick[3] == "quick" and quick[:3] == rulebook(["classify", str(clean), "--policy", str(BENCH_POLICY)], None)[:3]
 
 
 NESTED_POLICY = ROOT / "benchmarks" / "ops-triage.yaml"
