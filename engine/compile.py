@@ -816,6 +816,8 @@ class _Generator:
             return statements + [f"{var} = {table}[{fetch}]"], []
         if fetch != var:
             statements.append(f"{var} = {fetch}")
+            if spec.type == "object" and default is None and len(spec.path) == 1:
+                self.parents.setdefault(spec.path, var)  # the item's own mapping: its nested inputs read through it
         if spec.type not in ("string", "integer", "number", "boolean"):
             checks = self.structure_checks(spec, var)
             if checks is None:
