@@ -200,22 +200,26 @@ def blocks(source: IO[bytes], size: int = BLOCK_BYTES) -> Iterator[tuple[bytes, 
         line += block.count(b"\n")
 
 
-def file_blocks(fd: int, start: int, size: int = BLOCK_BYTES) -> Iterator[tuple[int, int]]:
+def file_blocks(fd: int, start: int, size: int = BLOCK_BYTES, jobs: int = 1) -> Iterator[tuple[int, int]]:
     """The blocks of whole lines of the regular file `fd` from byte `start`, as (offset,
-    length). Only the end of each block is read here, to cut it after a line."""
+    length). Only the end of each block is read here, to cut it after a line. For `jobs`
+    workers, the last blocks are smaller, so that the workers finish at about the same time."""
     import os
 
     end = os.fstat(fd).st_size
     offset = start
     while offset < end:
-        stop = offset + size
+        # a share of what is left while that is less than `size`: the last worker to start its
+        # last block then waits for no long one of the others
+        step = size if jobs == 1 else max(min(size, (end - offset) // (2 * jobs)), size // 16, 1)
+        stop = offset + step
         while stop < end:
-            window = os.pread(fd, min(size, 1 << 16), stop - min(size, 1 << 16))
+            window = os.pread(fd, min(step, 1 << 16), stop - min(step, 1 << 16))  # within this block
             cut = window.rfind(b"\n") + 1
             if cut:
                 stop = stop - len(window) + cut
                 break
-            stop += size  # no line end in the window: a long line, read on
+            stop += step  # no line end in the window: a long line, read on
         stop = min(stop, end)
         yield offset, stop - offset
         offset = stop
@@ -443,7 +447,7 @@ def run_parallel(make_decider: Any, source: IO[bytes], out: IO[bytes], jobs: int
     start = source.tell() if fd is not None else 0
     work: Iterator[tuple[Any, int | None]]
     if fd is not None:
-        work = ((place, None) for place in file_blocks(fd, start, block_bytes or BLOCK_BYTES))
+        work = ((place, None) for place in file_blocks(fd, start, block_bytes or BLOCK_BYTES, jobs))
     else:
         work = blocks(source, block_bytes or PIPED_BYTES)
     tally = Tally()

@@ -136,6 +136,23 @@ def test_file_blocks_cut_the_file_after_whole_lines(tmp_path) -> None:
     assert b"x" * 50 + b"\n" in pieces  # a line longer than a block stays whole
 
 
+def test_file_blocks_for_several_workers_get_smaller_towards_the_end(tmp_path) -> None:
+    path = tmp_path / "items.jsonl"
+    path.write_bytes((b"x" * 99 + b"\n") * 1000)  # 100,000 bytes
+    with open(path, "rb") as source:
+        parts = list(file_blocks(source.fileno(), 0, 10_000, jobs=2))
+    lengths = [length for _, length in parts]
+    assert sum(lengths) == 100_000 and all(length % 100 == 0 for length in lengths)
+    assert lengths[:5] == [10_000] * 5 and lengths == sorted(lengths, reverse=True)
+    assert lengths[-1] <= 1_000  # a sixteenth of a block at the end
+    data = b"".join(b"y" * (n * 37 % 900) + b"\n" for n in range(400)) + b"tail"  # lines longer than some blocks
+    path.write_bytes(data)
+    with open(path, "rb") as source:
+        for jobs in (2, 3):
+            pieces = [data[offset:offset + length] for offset, length in file_blocks(source.fileno(), 3, 2_000, jobs)]
+            assert b"".join(pieces) == data[3:] and all(piece.endswith(b"\n") for piece in pieces[:-1])
+
+
 def test_blocks_are_whole_lines_with_their_first_line_number() -> None:
     parts = list(blocks(io.BytesIO(b"a\nbb\nccc\n" + b"x" * 50 + b"\nlast"), 4))
     assert b"".join(block for block, _ in parts) == b"a\nbb\nccc\n" + b"x" * 50 + b"\nlast"
