@@ -502,6 +502,11 @@ def _record_kind(spec: InputSpec) -> str | None:
     return {"date": "date", "array": "list", "object": "object"}.get(spec.type)
 
 
+def _lookup_or(item: Any, path: tuple[str, ...], default: Any) -> Any:
+    value = lookup(item, path)
+    return default if value is ABSENT else value
+
+
 _HELPERS: dict[str, Any] = {
     "Bail": Bail,
     "Exception": Exception,
@@ -520,7 +525,7 @@ _HELPERS: dict[str, Any] = {
     "_date": _dt.date.fromisoformat,
     "_convert": convert,
     "_lookup": lookup,
-    "_lookup_or": lambda item, path, default: _lookup_or(item, path, default),
+    "_lookup_or": _lookup_or,
     "_field": sandbox.field_value,
     "_index": sandbox.index_value,
     "_contains": sandbox.contains,
@@ -1174,9 +1179,6 @@ def _hashable(value: Any) -> bool:
     return True
 
 
-def _lookup_or(item: Any, path: tuple[str, ...], default: Any) -> Any:
-    value = lookup(item, path)
-    return default if value is ABSENT else value
 
 
 def _fast_truth(value: Any) -> bool:
