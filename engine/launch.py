@@ -33,7 +33,7 @@ import os
 import sys
 from typing import Any, BinaryIO, NoReturn
 
-QUICK_BYTES = 1 << 20  # larger inputs start the full CLI, which streams them
+QUICK_BYTES = 1 << 20  # larger inputs stream through the cached record forms, or the full CLI
 _FORMAT = 2  # of the cache file; part of its key
 _PLAIN_BUILTINS = {"type": type, "int": int, "bool": bool, "float": float, "str": str, "tuple": tuple, "len": len}
 
@@ -393,6 +393,8 @@ class _CachedClassifier:
 
     def jsonl_lane(self, id_field: str, careful_line: Any) -> Any:
         from .fastpath import JsonlLane
+
+        assert id_field == "id", "the cached record holds the id of quick runs, which take no --id-field"
 
         return JsonlLane(self.decide_record, self.fields, self.id_attribute, careful_line, self.tail,
                          self.labels.__getitem__)
