@@ -954,7 +954,14 @@ class _Generator:
             return "(" + joiner.join(self.guarded_expression(checked, value, negated) for value in node.values) + ")"
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
             return f"(not {self.guarded_expression(checked, node.operand, not negated)})"
-        code = self.boolean(checked, node)
+        if isinstance(node, ast.Compare) and len(node.ops) > 1:
+            # a chain is false where any step whose operands are known is false, unknown or
+            # not: each step is guarded on its own
+            operands = [node.left, *node.comparators]
+            steps = [ast.Compare(left=operands[index], ops=[op], comparators=[operands[index + 1]])
+                     for index, op in enumerate(node.ops)]
+            return "(" + " and ".join(self.guarded_expression(checked, step, negated) for step in steps) + ")"
+        code = self.emit_Compare(checked, node) if isinstance(node, ast.Compare) else self.boolean(checked, node)
         optional: list[tuple[str, str]] = []
         pending = [node]
         while pending:  # the inputs this comparison reads (a dotted name is one input)
