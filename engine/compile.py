@@ -444,9 +444,9 @@ def record_groups(policy: ClassificationPolicy) -> dict[tuple[str, ...], str]:
 
 def record_fields(policy: ClassificationPolicy) -> tuple[Any, ...] | None:
     """The typed record (jsonio.RecordField) an item of this policy decodes into, or None
-    when its inputs need the general checker: date-times, bounded dates, lists of lists,
-    enums of numbers, a mapping read whole that also holds declared inputs, or has() of an
-    input with a default, which a decoded record cannot tell from an absent one. Inputs
+    when its inputs need the general checker: bounded dates and date-times, lists of lists,
+    enums of fractional numbers, a mapping read whole that also holds declared inputs, or
+    has() of an input with a default, which a decoded record cannot tell from an absent one. Inputs
     nested in mappings are fields of nested records; a flat key written with dots for one of
     them (which the checker also reads) hands the line to the general path."""
     from .jsonio import REQUIRED, UNSET, RecordField
@@ -465,21 +465,24 @@ def record_fields(policy: ClassificationPolicy) -> tuple[Any, ...] | None:
             if spec.required:
                 required_groups.add(spec.path)
             continue
+        # null counts as absent: an optional input reads as None either way, one with a default
+        # as None where the item has null (the generated code puts the default in)
         if spec.has_default:
             if spec.name in tested:
                 return None
-            default = spec.default
+            default = UNSET if spec.type == "datetime" else spec.default  # its text is parsed by the code
         else:
-            default = REQUIRED if spec.required else UNSET
+            default = REQUIRED if spec.required else None
         kind, element = _record_kind(spec), None
         if kind is None:
             return None
         if kind == "list" and spec.items is not None:
-            element = RecordField("", "", _record_kind(spec.items) or "", spec.items.enum, spec.items.minimum,
+            element = RecordField("", "", _record_kind(spec.items) or "", _record_enum(spec.items), spec.items.minimum,
                                   spec.items.maximum)
             if element.kind not in RECORD_KINDS:
                 return None
-        field = RecordField(spec.path[-1], f"f{number}", kind, spec.enum, spec.minimum, spec.maximum, default, element)
+        field = RecordField(spec.path[-1], f"f{number}", kind, _record_enum(spec), spec.minimum, spec.maximum, default,
+                            element, nullable=not spec.required)
         if len(spec.path) == 1:
             top.append(field)
             continue
@@ -496,10 +499,21 @@ def record_fields(policy: ClassificationPolicy) -> tuple[Any, ...] | None:
 def _record_kind(spec: InputSpec) -> str | None:
     """What a decoded record holds for an input of this declaration, None if it cannot."""
     if spec.type in RECORD_KINDS:
-        return spec.type if spec.enum is None or spec.type == "string" else None
+        if spec.enum is None or spec.type == "string":
+            return spec.type
+        return "integer" if spec.type == "integer" and _record_enum(spec) else None
     if spec.enum is not None or spec.minimum is not None or spec.maximum is not None:
         return None
-    return {"date": "date", "array": "list", "object": "object"}.get(spec.type)
+    return {"date": "date", "datetime": "datetime", "array": "list", "object": "object"}.get(spec.type)
+
+
+def _record_enum(spec: InputSpec) -> tuple[Any, ...] | None:
+    """The enum a record checks: text values, or an integer's whole numbers within its bounds."""
+    if spec.enum is None or spec.type != "integer":
+        return spec.enum
+    low, high = spec.minimum, spec.maximum
+    return tuple(option for option in spec.enum if type(option) is int and (low is None or option >= low)
+                 and (high is None or option <= high))
 
 
 def _lookup_or(item: Any, path: tuple[str, ...], default: Any) -> Any:
@@ -523,6 +537,7 @@ _HELPERS: dict[str, Any] = {
     "list": list,
     "map": map,
     "_date": _dt.date.fromisoformat,
+    "_datetime": sandbox.datetime_value,
     "_convert": convert,
     "_lookup": lookup,
     "_lookup_or": _lookup_or,
@@ -747,11 +762,14 @@ class _Generator:
             conditions.extend(checks)
         if self.record:
             for name in sorted(self.tested):
-                self.has_locals[name] = f"({self.locals[name]} is not UNSET)"
+                self.has_locals[name] = f"({self.locals[name]} is not None)"
+            # a date-time's text is parsed, and so checked, whether or not a rule comes to read it
+            lines += [line for spec in self.policy.inputs if spec.type == "datetime"
+                      for line in self.deferred.pop(spec.name, ())]
             declines = self.decline_absent(self.declined_when_absent)
             if declines:  # the inputs its test reads come first
                 lines += [line for spec in self.policy.inputs if spec.name in self.declined_when_absent
-                          and spec.name in self.absent for line in self.deferred.pop(spec.name)]
+                          and spec.name in self.absent for line in self.deferred.pop(spec.name, ())]
             return lines + declines
         if whole:
             conditions.insert(0, " is ".join(f"type({var})" for var in whole) + " is int")
@@ -778,10 +796,19 @@ class _Generator:
         groups = self.groups
         if spec.path in groups:
             return []
-        if not spec.required and not spec.has_default:
-            self.absent[spec.name] = (var, "UNSET")
         parents = "".join(f".{groups[spec.path[:depth]]}" for depth in range(1, len(spec.path)))
-        return [f"{var} = it{parents}.f{number}"]
+        read = f"it{parents}.f{number}"
+        if spec.required:
+            return [f"{var} = _datetime({read})" if spec.type == "datetime" else f"{var} = {read}"]
+        if not spec.has_default:  # absent and null both read as None
+            self.absent[spec.name] = (var, "None")
+            if spec.type == "datetime":
+                return [f"{var} = {read}", f"if {var} is not None: {var} = _datetime({var})"]
+            return [f"{var} = {read}"]
+        default = self.constant(spec.default, "D")
+        if spec.type == "datetime":  # the record holds no default for it (see record_fields)
+            return [f"{var} = {read}", f"{var} = {default} if {var} is None or {var} is UNSET else _datetime({var})"]
+        return [f"{var} = {read}", f"if {var} is None: {var} = {default}"]
 
     def load(self, spec: InputSpec, var: str, whole: list[str]) -> tuple[list[str], list[str]]:
         """Statements reading one declared input into `var`, and the conditions it must meet."""
@@ -1136,8 +1163,10 @@ class _Generator:
             return f"{arguments[0]}.{name}()"
         if name == "len" and self.type_of(checked, node.args[0]) in ("string", "array"):
             return f"len({arguments[0]})"
-        if name == "days_between" and all(self.type_of(checked, argument) == "date" for argument in node.args):
+        if name == "days_between" and _same_moments(checked, node) == "date":
             return f"({arguments[1]} - {arguments[0]}).days"  # two dates: whole days, as the sandbox counts them
+        if name == "days_between" and _same_moments(checked, node) == "datetime":
+            return f"(({arguments[1]} - {arguments[0]}).total_seconds() / 86400)"  # as the sandbox counts them
         helper = self.constant(sandbox.FUNCTIONS[name], "F")
         return f"{helper}({', '.join(arguments)})"
 
@@ -1163,14 +1192,19 @@ def _plain_part(checked: Checked, node: ast.AST) -> bool:
     for part in ast.walk(node):
         if isinstance(part, ast.Call):
             name = getattr(part.func, "id", None)
-            dates = name == "days_between" and all(
-                (typ := checked.types.get(id(argument))) is not None and typ.kind == "date" for argument in part.args
-            )  # two dates always have a difference in days
+            # two dates (or two date-times) always have a difference in days
+            dates = name == "days_between" and _same_moments(checked, part) is not None
             if name not in _TOTAL_FUNCTIONS and not dates:
                 return False
         elif not isinstance(part, _PLAIN_NODES):
             return False
     return True
+
+
+def _same_moments(checked: Checked, call: ast.Call) -> str | None:
+    """"date" or "datetime" where every argument of `call` is known to be one of that kind."""
+    kinds = {typ.kind if (typ := checked.types.get(id(argument))) is not None else None for argument in call.args}
+    return kinds.pop() if len(kinds) == 1 and kinds <= {"date", "datetime"} else None
 
 
 _TOTAL_FUNCTIONS = frozenset({"len", "lower", "upper"})

@@ -62,16 +62,18 @@ class RecordField:
 
     key: str  # the JSON key
     attribute: str  # the record's attribute
-    # string, integer, number, boolean, date, list (of `element`s, or of anything), object (a
-    # mapping of anything), record (a nested record of `fields`), any (taken as it is), or
-    # never (the object must not carry the key, except as null)
+    # string, integer, number, boolean, date, datetime (its text: the reader parses it), list
+    # (of `element`s, or of anything), object (a mapping of anything), record (a nested record
+    # of `fields`), any (taken as it is), or never (the object must not carry the key, except
+    # as null)
     kind: str
-    enum: tuple[Any, ...] | None = None  # text values only
+    enum: tuple[Any, ...] | None = None  # text values, or whole numbers within the bounds for an integer
     minimum: Any = None
     maximum: Any = None
     default: Any = REQUIRED  # a value, UNSET (optional) or REQUIRED
     element: RecordField | None = None
     fields: tuple[RecordField, ...] = ()
+    nullable: bool = False  # null is read as None (which the checker counts as absent)
 
 
 _INT64 = {"ge": -(2**63), "le": 2**63 - 1}  # what a plain JSON parse of the line accepts too
@@ -80,9 +82,9 @@ _INT64 = {"ge": -(2**63), "le": 2**63 - 1}  # what a plain JSON parse of the lin
 def record_decoder(fields: Sequence[RecordField]) -> Callable[[bytes], Any]:
     """A decoder of one JSON object into a record with the fields' attributes; it raises for
     anything that does not fit the declared kinds exactly (a wrong type, a value outside the
-    enum or bounds, null, a missing field without a default, a key marked never). Keys the
-    object carries beyond these are skipped unread. A nested record the object lacks is made of
-    its fields' defaults."""
+    enum or bounds, null where not nullable, a missing field without a default, a key marked
+    never). Keys the object carries beyond these are skipped unread. A nested record the
+    object lacks is made of its fields' defaults."""
     return msgspec.json.Decoder(_record_type("Item", fields)).decode
 
 
@@ -102,6 +104,11 @@ def _record_type(name: str, fields: Sequence[RecordField]) -> Any:
 
 
 def _annotation(field: RecordField) -> Any:
+    annotation = _value_annotation(field)
+    return annotation | None if field.nullable else annotation
+
+
+def _value_annotation(field: RecordField) -> Any:
     from typing import Annotated, Literal, Union
 
     bounds: dict[str, Any] = {}
@@ -113,6 +120,8 @@ def _annotation(field: RecordField) -> Any:
     if kind == "string":
         return Literal[field.enum] if field.enum else str  # type: ignore[misc]
     if kind == "integer":
+        if field.enum:  # only options within the bounds (msgspec bounds no literal)
+            return Literal[field.enum]  # type: ignore[misc]
         return Annotated[int, msgspec.Meta(**{**_INT64, **bounds})]
     if kind == "number":
         whole = Annotated[int, msgspec.Meta(**{**_INT64, **bounds})]
@@ -121,6 +130,8 @@ def _annotation(field: RecordField) -> Any:
         return bool
     if kind == "date":
         return _dt.date
+    if kind == "datetime":
+        return str
     if kind == "list":
         return list if field.element is None else list[_annotation(field.element)]  # type: ignore[misc]
     if kind == "object":

@@ -182,7 +182,7 @@ def _portable(value: Any) -> bool:
     from . import sandbox
     from .jsonio import UNSET
 
-    if value is None or value is UNSET or type(value) in (str, int, float, bool, datetime.date, re.Pattern):
+    if value is None or value is UNSET or type(value) in (str, int, float, bool, datetime.date, datetime.datetime, re.Pattern):
         return True
     if type(value) in (tuple, list, frozenset):
         return all(_portable(item) for item in value)

@@ -184,6 +184,14 @@ def parse_datetime(text: str) -> _dt.datetime | None:
     return value
 
 
+def datetime_value(text: str) -> _dt.datetime:
+    """The date-time `text` is, as the input checker reads it; ValueError if it is none."""
+    value = parse_datetime(text)
+    if value is None:
+        raise ValueError(f"not a date-time: {text!r}")
+    return value
+
+
 def regex_search(pattern: re.Pattern[str], text: Any) -> bool:
     return pattern.search(text_only(text)) is not None
 

@@ -27,6 +27,7 @@ inputs:
   flag: {type: boolean, default: false}
   note: string
   spare: integer
+  tier: {type: integer, enum: [1, 2, 3, 9], maximum: 4, default: 3}
 outcomes: [a, b, c]
 hit: HIT
 DEFAULT
@@ -35,6 +36,7 @@ rules:
   - {id: r2, outcome: b, when: "cost / count > 2 or flag", priority: 3}
   - {id: r3, outcome: c, when: "kind in ['problem', 'request'] and has(note)", priority: 2}
   - {id: r4, outcome: a, when: "lower(note) == 'x'", priority: 2}
+  - {id: r5, outcome: b, when: "tier == 1 or (tier < 3 and kind == 'problem')", priority: 2}
 """
 
 
@@ -65,7 +67,7 @@ values = st.one_of(st.none(), st.booleans(), st.integers(-3, 120), st.floats(all
                    st.sampled_from(["incident", "request", "problem", "high", "low", "x", "X", ""]), st.just([1]))
 good = {"kind": st.sampled_from(["incident", "request", "problem"]), "level": st.sampled_from(["low", "high"]),
         "count": st.integers(0, 100), "cost": st.one_of(st.integers(0, 500), st.floats(0, 500)), "flag": st.booleans(),
-        "note": st.sampled_from(["x", "X", "y"]), "spare": st.integers(-5, 5)}
+        "note": st.sampled_from(["x", "X", "y"]), "spare": st.integers(-5, 5), "tier": st.sampled_from([1, 2, 3, 3, 9])}
 
 
 @st.composite
@@ -150,9 +152,12 @@ nested_good = {"kind": st.sampled_from(["incident", "request", "problem"]),
                    "site": st.fixed_dictionaries({}, optional={"region": st.sampled_from(["eu", "us"])})}),
                "tags": st.lists(st.sampled_from(["vip", "x"]), max_size=3),
                "scores": st.lists(st.one_of(st.integers(0, 9), st.floats(0, 9)), max_size=3),
-               "opened": st.sampled_from(["2026-01-02", "2026-05-30"])}
+               "opened": st.sampled_from(["2026-01-02", "2026-05-30", "2026-05-01T10:00:00Z", "2026-05-01 23:59",
+                                          "2026-05-01T10:00:00.1234567+05:30", "2026-05-01T10:00"])}
 nested_odd = st.one_of(values, st.sampled_from([
     "2026-W01-1", "2026-1-02", "20260102", "2026-02-30", " 2026-01-02", "2026-01-02T00:00:00Z", "0000-01-01",
+    "2026-05-01T24:00:00Z", "2026-05-01T10:00:00+05", "2026-05-01T10Z", "2026-05-01T10:00:00.9999999z",
+    "2026-05-01T23:59:60Z", " 2026-05-01T10:00:00Z ", "20260501T100000",
     "eu", "us", "vip", 2.0, -1, {}, {"team": "ops", "size": 3.0}, {"team": None, "site": None}, {"site": {"region": "x"}},
     ["vip", None], ["vip", 1], [1.5, -1], [1, True], [[1]]]))
 
@@ -172,17 +177,22 @@ def nested_lines(draw: Any) -> bytes:
     return json.dumps(item).encode()
 
 
-@settings(max_examples=250, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(stream=st.lists(nested_lines(), max_size=10), hit=st.sampled_from(["first", "collect"]), default=st.booleans(),
        id_field=st.sampled_from(["id", "kind", "opened", "owner"]),
        owner=st.sampled_from(["", "owner: object", "owner: {type: object, required: true}"]),
+       opened=st.sampled_from(["date", "datetime", "{type: datetime, default: '2026-05-02T00:00:00Z'}",
+                               "{type: datetime, required: true}"]),
        record=st.booleans())
 def test_policies_with_nested_listed_or_dated_inputs_take_a_lane_that_writes_what_the_general_path_writes(
-        stream: list[bytes], hit: str, default: bool, id_field: str, owner: str, record: bool) -> None:
+        stream: list[bytes], hit: str, default: bool, id_field: str, owner: str, opened: str, record: bool) -> None:
     text = NESTED_POLICY.replace("HIT", hit).replace("DEFAULT", "default: c" if default else "")
     text = text.replace("inputs:\n", f"inputs:\n  {owner}\n" if owner else "inputs:\n")
-    if not record:  # date-times are checked by the general checker: items stay mappings
-        text = text.replace("opened: date", "opened: datetime")
+    text = text.replace("opened: date", f"opened: {opened}")
+    if "datetime" in opened:
+        text = text.replace("'2026-06-01'", "'2026-06-01T12:00:00Z'")
+    if not record:  # lists of lists are checked by the general checker: items stay mappings
+        text = text.replace("inputs:\n", "inputs:\n  grid: {type: array, items: {type: array}}\n")
     shaped = engine.loads(text)
     assert (shaped.classifier.forms.decide_record is not None) == record
     fast, general = both_paths(shaped, b"\n".join(stream) + b"\n", id_field)
@@ -212,6 +222,21 @@ def test_a_nested_record_decides_clean_lines_in_the_lane() -> None:
             b'{"id": 3, "kind": "problem", "owner": {"site": {"region": "us"}}, "scores": [0.5, 2], "opened": "2026-05-30"}\n'
     lane.run(io.BytesIO(lines), out, tally)
     assert [json.loads(line)["rule"] for line in out.getvalue().splitlines()] == ["r1", "r2", "r3"]
+
+
+def test_date_times_as_exports_write_them_are_decided_in_the_lane() -> None:
+    shaped = engine.loads(NESTED_POLICY.replace("HIT", "first").replace("DEFAULT", "default: c")
+                          .replace("opened: date", "opened: datetime").replace("'2026-06-01'", "'2026-06-01T00:00:00Z'"))
+    lane = shaped.classifier.jsonl_lane("id", lambda raw, number: pytest.fail(f"line {number} left the lane"))
+    from engine.stream import Tally
+
+    out = io.BytesIO()
+    lines = b'{"id": 1, "kind": "incident", "opened": "2026-04-01T10:00"}\n' \
+            b'{"id": 2, "kind": "incident", "opened": "2026-05-31 12:00:00"}\n' \
+            b'{"id": 3, "kind": "incident", "opened": "2026-04-01T10:00:00.5-02:00"}\n' \
+            b'{"id": 4, "kind": "incident", "opened": null}\n'
+    lane.run(io.BytesIO(lines), out, Tally())
+    assert [json.loads(line)["rule"] for line in out.getvalue().splitlines()] == ["r2", None, "r2", None]
 
 
 @pytest.mark.parametrize("text", [NESTED_POLICY.replace("HIT", "first").replace("DEFAULT", "default: c"), None])

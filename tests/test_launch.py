@@ -244,10 +244,18 @@ def test_policies_whose_code_needs_the_sandbox_run_from_the_cache_through_the_re
     assert [json.loads(line)["outcome"] for line in first[0].splitlines()] == ["a", "b"]
 
 
-def test_policies_the_record_forms_cannot_take_are_not_cached(tmp_path: Path) -> None:
-    data = b'{"id": 1, "title": "db1", "at": "2026-03-01T10:00:00Z"}\n'
+def test_policies_over_date_times_run_from_the_cache_through_the_record_forms(tmp_path: Path) -> None:
+    data = b'{"id": 1, "title": "db1", "at": "2026-03-01T10:00:00Z"}\n{"id": 2, "title": "db1", "at": "2025-03-01 10:00"}\n'
     first, second = two_runs(tmp_path, "  title: string\n  at: datetime\n",
                              "matches(title, 'db.*') and at > '2026-01-01T00:00:00Z'", data)
+    assert (first[3], second[3]) == ("full", "quick") and first[:3] == second[:3]
+    assert [json.loads(line)["outcome"] for line in first[0].splitlines()] == ["a", "b"]
+
+
+def test_policies_the_record_forms_cannot_take_are_not_cached(tmp_path: Path) -> None:
+    data = b'{"id": 1, "title": "db1", "grid": [[1]]}\n'
+    first, second = two_runs(tmp_path, "  title: string\n  grid: {type: array, items: {type: array}}\n",
+                             "matches(title, 'db.*') and len(grid) > 0", data)
     assert first == second and first[3] == "full" and json.loads(first[0])["outcome"] == "a"
 
 
