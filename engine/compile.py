@@ -590,19 +590,24 @@ class _Generator:
         self.absent: dict[str, tuple[str, str]] = {}  # input that may be absent -> (its local, what absence reads as)
         # a read of an absent input is unknown, and a rule fires only when its condition is
         # true; a plain leaf is read as known true (under a `not`: as not known false), which
-        # keeps that exact (see guarded_expression). The optional inputs other leaves read make
-        # the fast form decline an item that lacks them (`guarded` holds the plain leaves).
+        # keeps that exact (see guarded_expression). A rule with other leaves is evaluated by
+        # the careful path's interpreter where an item lacks an input it reads (see rule_test;
+        # `guarded` holds the plain leaves, `interpreted` those rules).
         self.guarded: dict[int, bool] = {}  # plain leaf -> whether it is under a `not`
         self.declined_when_absent: set[str] = set()
+        # rules the careful path's interpreter evaluates where an input they read is absent
+        self.interpreted: set[int] = set()
+        self.program: ConditionProgram | None = None
         if tolerant:
             for rule in policy.rules:
                 # a guarded leaf reads as false where the careful path has unknown, and unknown
                 # does not end an `all`: the careful path evaluates the rest, which must not be
-                # able to fail, so a rule with any leaf that can (arithmetic, patterns) has none
+                # able to fail, so a rule with any leaf that can (arithmetic, patterns) has none:
+                # its condition is evaluated as the careful path does, over the checked values
                 if all(_plain_leaf(node.expr) for node in rule.when.walk() if node.expr is not None):
                     self._sort_leaves(rule.when, negated=False)
                 else:
-                    self.declined_when_absent.update(rule.when.reads)
+                    self.interpreted.add(rule.index)
         else:  # the common case first: every input a rule reads is there, with no test for absence
             self.declined_when_absent = set(self.read)
 
@@ -680,14 +685,14 @@ class _Generator:
         results = [self.constant(verdict, "V", shared=False) if verdict is not None else None for verdict in self.verdicts]
         if self.policy.hit in ("first", "priority"):
             for rule in order:
-                lines.append(f"{indent}if {self.condition(rule.when, False)}:")
+                lines.append(f"{indent}if {self.rule_test(rule)}:")
                 lines += [f"{indent}    {give.format(results[rule.index])}"] + [f"{indent}    {line}" for line in after]
             # without a default, the careful path says why no rule matched
             lines.append(indent + (give.format(results[0]) if results and results[0] else "raise Bail"))
         else:
             lines.append(f"{indent}hits = []")
             for rule in order:
-                lines.append(f"{indent}if {self.condition(rule.when, False)}:")
+                lines.append(f"{indent}if {self.rule_test(rule)}:")
                 lines.append(f"{indent}    hits.append({rule.index})")
             lines.append(indent + give.format("settle(tuple(hits))"))
         if form != "traced":
@@ -726,7 +731,7 @@ class _Generator:
             lines.append("    hits = []")
         for rule in order:
             lines += ["    " + line for line in self.deferred_loads(rule)]
-            lines.append(f"    if {self.condition(rule.when, False)}:")
+            lines.append(f"    if {self.rule_test(rule)}:")
             lines.append(f"        return {rule.index}" if single else f"        hits.append({rule.index})")
         lines.append("    return 0" if single else "    return tuple(hits)")
         return "\n".join(lines)
@@ -970,6 +975,25 @@ class _Generator:
             code = "(" + joiner.join(self.condition(child, traced, negated) for child in condition.children) + ")"
         return f"(n{condition.node_id} := {code})" if traced else code
 
+    def rule_test(self, rule: Rule) -> str:
+        """Code that is true exactly when the rule fires (see `condition`); a rule evaluated
+        by the interpreter where an input it reads is absent tests that first."""
+        code = self.condition(rule.when, False)
+        absent = [self.absent[spec.name] for spec in self.policy.inputs
+                  if rule.index in self.interpreted and spec.name in rule.when.reads and spec.name in self.absent]
+        if not absent:
+            return code
+        tested = sorted({name for node in rule.when.walk() if node.expr is not None for name in node.expr.presence})
+        names = [spec.name for spec in self.policy.inputs if spec.name in rule.when.reads or spec.name in tested]
+        if self.program is None:
+            self.program = ConditionProgram(self.policy.conditions)
+        holds = self.constant(RuleHolds(self.program, rule.when, tuple(names), tuple(tested), len(self.policy.conditions)),
+                              "H", shared=False)
+        values = "".join(f"{self.locals[name]}, " for name in names)
+        flags = "".join(f"{self.has_locals[name]}, " for name in tested)
+        test = " or ".join(f"{var} is {sentinel}" for var, sentinel in absent)
+        return f"({holds}(({values}), ({flags})) if {test} else {code})"
+
     def guarded_expression(self, checked: Checked, node: ast.AST, negated: bool = False) -> str:
         """A plain leaf (see _plain_leaf) read two-valued so that the rule is true exactly when
         the careful path finds it true: where the leaf counts as it is, true only if it is
@@ -991,9 +1015,11 @@ class _Generator:
         code = self.emit_Compare(checked, node) if isinstance(node, ast.Compare) else self.boolean(checked, node)
         optional: list[tuple[str, str]] = []
         pending = [node]
-        while pending:  # the inputs this comparison reads (a dotted name is one input)
+        while pending:  # the inputs this comparison reads (a dotted name is one input; has() reads none)
             part = pending.pop()
             ref = checked.refs.get(id(part))
+            if isinstance(part, ast.Call) and getattr(part.func, "id", None) == "has":
+                continue
             if ref is None:
                 pending.extend(reversed(list(ast.iter_child_nodes(part))))
             elif ref.input in self.absent and self.absent[ref.input] not in optional:
@@ -1176,6 +1202,21 @@ class _Generator:
         return typ.kind if typ is not None else "any"
 
 
+class RuleHolds:
+    """Whether a rule's condition is true, evaluated three-valued as the careful path does,
+    over the checked values of the inputs it reads (None or ABSENT where absent). An error
+    raises ConditionError, so the careful path then says what went wrong."""
+
+    def __init__(self, program: ConditionProgram, condition: Condition, names: tuple[str, ...],
+                 tested: tuple[str, ...], slots: int):
+        self.program, self.condition, self.names, self.tested, self.slots = program, condition, names, tested, slots
+
+    def __call__(self, values: tuple[Any, ...], flags: tuple[bool, ...]) -> bool:
+        known = {name: value for name, value in zip(self.names, values) if value is not None and value is not ABSENT}
+        present = {name for name, flag in zip(self.tested, flags) if flag}
+        return self.program.evaluate(self.condition, known, present, [None] * self.slots) is True
+
+
 def _plain_leaf(checked: Checked) -> bool:
     """An expression of comparisons (joined by `and`, `or` and `not`) between inputs, constants
     and calls that cannot fail on checked values: each comparison with an input it reads absent
@@ -1207,7 +1248,7 @@ def _same_moments(checked: Checked, call: ast.Call) -> str | None:
     return kinds.pop() if len(kinds) == 1 and kinds <= {"date", "datetime"} else None
 
 
-_TOTAL_FUNCTIONS = frozenset({"len", "lower", "upper"})
+_TOTAL_FUNCTIONS = frozenset({"len", "lower", "upper", "has"})  # has() is never unknown
 _PLAIN_NODES = (ast.Compare, ast.Name, ast.Attribute, ast.Constant, ast.List, ast.Tuple, ast.Set, ast.expr_context,
                 ast.cmpop)
 

@@ -107,6 +107,22 @@ def test_the_lane_decides_clean_lines_itself() -> None:
     assert tally.items == 3 and out.getvalue().count(b'"rule":"r1"') == 3
 
 
+def test_lines_lacking_optional_inputs_or_holding_null_are_decided_in_the_lane() -> None:
+    # null counts as absent: `level` and `tier` take their defaults, `note` is unknown (r4 does
+    # not fire) and has(note) is false
+    classifier = policy().classifier
+    lane = classifier.jsonl_lane("id", lambda raw, number: pytest.fail(f"line {number} left the lane"))
+    from engine.stream import Tally
+
+    lines = b'{"id": 1, "kind": "problem", "count": 1, "cost": 0, "note": null, "level": null, "tier": null}\n' \
+            b'{"id": 2, "kind": "problem", "count": 1, "cost": 0, "tier": 2}\n' \
+            b'{"id": 3, "kind": "request", "count": 1, "cost": 0, "note": "X", "spare": null}\n'
+    out = io.BytesIO()
+    lane.run(io.BytesIO(lines), out, Tally())
+    assert [json.loads(line)["rule"] for line in out.getvalue().splitlines()] == [None, "r5", "r3"]
+    assert both_paths(policy(), lines)[0][0] == out.getvalue()
+
+
 def test_the_default_policy_and_its_examples_take_the_lane() -> None:
     from .conftest import EXAMPLES
 

@@ -244,6 +244,16 @@ def test_policies_whose_code_needs_the_sandbox_run_from_the_cache_through_the_re
     assert [json.loads(line)["outcome"] for line in first[0].splitlines()] == ["a", "b"]
 
 
+def test_lines_lacking_an_input_of_an_interpreted_rule_are_decided_alike_from_the_cache(tmp_path: Path) -> None:
+    # where a line lacks `count`, the full run's record form has the careful path's interpreter
+    # evaluate the rule (arithmetic may fail), the cached one hands the line to the general path
+    data = b'{"id": 1, "title": "db1"}\n{"id": 2, "title": "db1", "count": 3}\n{"id": 3, "title": "x", "count": 0}\n' * 3
+    first, second = two_runs(tmp_path, "  title: string\n  count: integer\n",
+                             "matches(title, 'db.*') or 6 / count > 1", data)
+    assert first[:3] == second[:3] and first[2] == 3
+    assert [json.loads(line).get("outcome") for line in first[0].splitlines()][:3] == ["a", "a", None]
+
+
 def test_policies_over_date_times_run_from_the_cache_through_the_record_forms(tmp_path: Path) -> None:
     data = b'{"id": 1, "title": "db1", "at": "2026-03-01T10:00:00Z"}\n{"id": 2, "title": "db1", "at": "2025-03-01 10:00"}\n'
     first, second = two_runs(tmp_path, "  title: string\n  at: datetime\n",
