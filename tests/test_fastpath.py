@@ -7,13 +7,17 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import engine
+from engine.errors import PolicyError
 from engine.stream import run
 
 from .conftest import POLICIES
+from .test_compile import conditions as random_conditions
+from .test_compile import items as random_items
+from .test_compile import policy_with
 
 SCALAR_POLICY = """\
 rulebook: 1
@@ -270,3 +274,20 @@ def test_lines_without_an_optional_input_are_decided_as_the_general_path_decides
             b'{"id": 3, "kind": "request", "count": 1, "cost": 0, "note": null}\n'
     fast, general = both_paths(policy(), lines)
     assert fast == general and b'"rule":"r1"' in fast[0] and fast[1][:2] == (3, 0)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(conditions=st.lists(random_conditions(), min_size=1, max_size=4),
+       hit=st.sampled_from(["first", "priority", "unique", "collect"]), samples=st.lists(random_items(), min_size=1, max_size=8),
+       nulls=st.lists(st.sampled_from(["count", "funded", "title", "tags", "opened", "meta", "level", "cost"]), max_size=2))
+def test_random_policies_write_the_same_lines_on_the_lane_as_on_the_general_path(
+        conditions: list[str], hit: str, samples: list[dict[str, Any]], nulls: list[str]) -> None:
+    try:
+        shaped = policy_with(conditions, hit)
+    except PolicyError:
+        assume(False)
+        return
+    for item in samples[::2]:
+        item.update(dict.fromkeys(nulls))  # null counts as absent
+    fast, general = both_paths(shaped, b"".join(json.dumps(item).encode() + b"\n" for item in samples))
+    assert fast == general
