@@ -24,10 +24,14 @@ if TYPE_CHECKING:
     from .evaluate import Classifier
 
 _FLUSH = 4096  # lines between writes (and tallies, and progress ticks)
+LAX_AFTER = 256  # lines the second decoder read before it reads every line
 
 
 class JsonlLane:
     """Classifies a JSONL stream with a decoded-record form (see `of` for a classifier's)."""
+
+    decode_lax: Callable[[bytes], Any] | None = None  # none in a lane of mappings
+    lax_lines = 0
 
     def __init__(self, decide: Callable[[Any], Any], fields: tuple[jsonio.RecordField, ...], id_attribute: str,
                  careful_line: Callable[[bytes, int], tuple[bytes, Any] | None], tail: Callable[[Any], bytes],
@@ -37,6 +41,7 @@ class JsonlLane:
         path then says why), `outcome(result)` what the tally counts it as; `careful_line(raw,
         number)` writes a line as the general path does (None for a blank line)."""
         self.decode = jsonio.record_decoder(fields)
+        self.decode_lax = jsonio.lax_record_decoder(fields, keep=id_attribute)
         self.decide = decide
         self.item_id = operator.attrgetter(id_attribute)
         self.careful_line = careful_line
@@ -77,12 +82,31 @@ class JsonlLane:
                 keep(result)
             except Exception:  # anything unusual: the general path decides, and explains
                 self.careful(raw, number, parts, tally)
+                decode = self.decode  # the second decoder, once it has read enough lines
             if len(results) + len(parts) >= 3 * _FLUSH:
                 self.flush(parts, results, out, tally, progress)
         self.flush(parts, results, out, tally, None, last=True)
 
     def careful(self, raw: bytes, number: int, parts: list[bytes], tally: Any) -> None:
-        """Write line `number` as the general path does (nothing for a blank line)."""
+        """Write line `number` as the general path does (nothing for a blank line): decided
+        here where the second decoder reads it (see jsonio.lax_record_decoder)."""
+        if self.decode_lax is not None and len(raw) <= MAX_RECORD_BYTES:
+            try:
+                record = self.decode_lax(raw)
+                result = self.decide(record)
+                tail = self.tails.get(result)
+                if tail is None:
+                    tail = self.tails[result] = self.tail(result)
+                parts.append(b'{"id":' + jsonio.encode(self.item_id(record)) + tail)
+                tally.add(self.outcome(result))
+                # where many lines need it (an exporter writing every integer as a float), the
+                # second decoder reads them all: it accepts what the first does, alike
+                self.lax_lines += 1
+                if self.lax_lines == LAX_AFTER:
+                    self.decode = self.decode_lax
+                return
+            except Exception:  # noqa: BLE001, S110 - the general path decides, and explains
+                pass
         careful = self.careful_line(raw, number)
         if careful is not None:
             parts.append(careful[0])

@@ -64,8 +64,8 @@ class RecordField:
     attribute: str  # the record's attribute
     # string, integer, number, boolean, date, datetime (its text: the reader parses it), list
     # (of `element`s, or of anything), object (a mapping of anything), record (a nested record
-    # of `fields`), any (taken as it is), or never (the object must not carry the key, except
-    # as null)
+    # of `fields`), any (taken as it is), never (the object must not carry the key, except as
+    # null), or whole (an integer also written as a whole float: see lax_record_decoder)
     kind: str
     enum: tuple[Any, ...] | None = None  # text values, or whole numbers within the bounds for an integer
     minimum: Any = None
@@ -88,13 +88,97 @@ def record_decoder(fields: Sequence[RecordField]) -> Callable[[bytes], Any]:
     return msgspec.json.Decoder(_record_type("Item", fields)).decode
 
 
+def lax_record_decoder(fields: Sequence[RecordField], keep: str) -> Callable[[bytes], Any] | None:
+    """A second decoder for lines the first rejects, which the checker accepts as they are
+    written by some exporters: a whole float for an integer (`3.0`, converted to 3) and null
+    for a nested mapping that may be absent (read as absent: the record of its defaults). The
+    field at attribute `keep` (the item's id) stays as it is. None where no field differs."""
+    lax = _lax_fields(fields, keep)
+    if lax == tuple(fields):
+        return None
+    decode = msgspec.json.Decoder(_record_type("Item", lax)).decode
+    settle = _settler(lax)
+
+    def decode_lax(line: bytes) -> Any:
+        record = decode(line)
+        settle(record)
+        return record
+
+    return decode_lax
+
+
+def _lax_fields(fields: Sequence[RecordField], keep: str) -> tuple[RecordField, ...]:
+    from dataclasses import replace
+
+    lax = []
+    for field in fields:
+        if field.kind == "integer" and field.attribute != keep:
+            field = replace(field, kind="whole")
+        elif field.kind == "list" and field.element is not None and field.element.kind == "integer":
+            field = replace(field, element=replace(field.element, kind="whole"))
+        elif field.kind == "record":
+            field = replace(field, fields=_lax_fields(field.fields, keep), nullable=field.default is not REQUIRED)
+        lax.append(field)
+    return tuple(lax)
+
+
+def _whole(value: Any, field: RecordField) -> int:
+    """A whole number read as the checker reads it (a whole float is converted; bounds and
+    enum are checked on the converted value); ValueError for anything else."""
+    if type(value) is float:
+        if not value.is_integer():
+            raise ValueError(f"{value!r} is not a whole number")
+        value = int(value)
+    if (field.minimum is not None and value < field.minimum) or (field.maximum is not None and value > field.maximum):
+        raise ValueError(f"{value!r} is out of bounds")
+    if field.enum is not None and value not in field.enum:
+        raise ValueError(f"{value!r} is not one of the enum")
+    return value  # type: ignore[no-any-return]
+
+
+def _settler(fields: Sequence[RecordField]) -> Callable[[Any], None]:
+    """Converts a lax record's whole floats in place, and puts records of defaults where
+    nested mappings were null."""
+    steps: list[Callable[[Any], None]] = []
+    for field in fields:
+        attribute = field.attribute
+        if field.kind == "whole":
+            def whole(record: Any, attribute: str = attribute, field: RecordField = field) -> None:
+                value = getattr(record, attribute)
+                if value is not None and value is not UNSET:
+                    setattr(record, attribute, _whole(value, field))
+            steps.append(whole)
+        elif field.kind == "list" and field.element is not None and field.element.kind == "whole":
+            def elements(record: Any, attribute: str = attribute, element: RecordField = field.element) -> None:
+                values = getattr(record, attribute)
+                if type(values) is list:
+                    values[:] = [_whole(value, element) for value in values]
+            steps.append(elements)
+        elif field.kind == "record":
+            empty, inner = _record_type(attribute, field.fields), _settler(field.fields)
+
+            def nested(record: Any, attribute: str = attribute, empty: Any = empty, inner: Any = inner) -> None:
+                value = getattr(record, attribute)
+                if value is None:
+                    setattr(record, attribute, empty())
+                elif value is not UNSET:
+                    inner(value)
+            steps.append(nested)
+
+    def settle(record: Any) -> None:
+        for step in steps:
+            step(record)
+
+    return settle
+
+
 def _record_type(name: str, fields: Sequence[RecordField]) -> Any:
     definitions = []
     for field in fields:
         annotation = _annotation(field)
         default = field.default
         if field.kind == "record" and default is not REQUIRED:
-            spec = msgspec.field(default_factory=annotation, name=field.key)
+            spec = msgspec.field(default_factory=_value_annotation(field), name=field.key)
         elif isinstance(default, (list, dict)):  # the declared default itself, as the checker gives it
             spec = msgspec.field(default_factory=lambda value=default: value, name=field.key)
         else:
@@ -126,6 +210,8 @@ def _value_annotation(field: RecordField) -> Any:
     if kind == "number":
         whole = Annotated[int, msgspec.Meta(**{**_INT64, **bounds})]
         return Union[whole, Annotated[float, msgspec.Meta(**bounds)] if bounds else float]
+    if kind == "whole":  # bounds and enum are checked once converted (see _whole)
+        return Annotated[int, msgspec.Meta(**_INT64)] | float
     if kind == "boolean":
         return bool
     if kind == "date":

@@ -259,6 +259,32 @@ def test_date_times_as_exports_write_them_are_decided_in_the_lane() -> None:
     assert [json.loads(line)["rule"] for line in out.getvalue().splitlines()] == ["r2", None, "r2", None]
 
 
+def test_whole_floats_for_integers_and_null_mappings_are_decided_in_the_lane() -> None:
+    # as exporters write them: the checker reads 3.0 as 3, and a null mapping as absent
+    shaped = engine.loads(NESTED_POLICY.replace("HIT", "first").replace("DEFAULT", "default: c")
+                          .replace("items: {type: number, minimum: 0}", "items: {type: integer, minimum: 0}"))
+    errors: list[int] = []
+    lane = shaped.classifier.jsonl_lane("id", lambda raw, number: errors.append(number) or (b"error\n", "rejected"))
+    from engine.stream import Tally
+
+    lines = b'{"id": 1, "kind": "incident", "owner": {"team": "ops", "size": 3.0}}\n' \
+            b'{"id": 2.0, "kind": "incident", "owner": null, "scores": [1.0, 2]}\n' \
+            b'{"id": 3, "kind": "problem", "owner": {"site": null}}\n' \
+            b'{"id": 4, "kind": "incident", "owner": {"team": "ops", "size": 3.5}}\n' \
+            b'{"id": 5, "kind": "incident", "scores": [1, -1.0]}\n'
+    out = io.BytesIO()
+    lane.run(io.BytesIO(lines), out, Tally())
+    assert [json.loads(line)["rule"] for line in out.getvalue().splitlines()[:3]] == ["r1", None, "r4"]
+    assert errors == [4, 5]
+    fast, general = both_paths(shaped, lines)
+    assert fast == general and b'"id":2.0,' in fast[0]
+    # past LAX_AFTER such lines, the second decoder reads every line: the same bytes
+    from engine.fastpath import LAX_AFTER
+
+    fast, general = both_paths(shaped, lines * (LAX_AFTER // 2))
+    assert fast == general and fast[1][:2] == (5 * (LAX_AFTER // 2), 2 * (LAX_AFTER // 2))
+
+
 @pytest.mark.parametrize("text", [NESTED_POLICY.replace("HIT", "first").replace("DEFAULT", "default: c"), None])
 def test_a_line_longer_than_an_item_may_be_is_an_error_on_every_lane(text: str | None) -> None:
     shaped = engine.loads(text) if text else policy()
