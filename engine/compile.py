@@ -465,8 +465,9 @@ def record_fields(policy: ClassificationPolicy) -> tuple[Any, ...] | None:
             if spec.required:
                 required_groups.add(spec.path)
             continue
-        # null counts as absent: an optional input reads as None either way, one with a default
-        # as None where the item has null (the generated code puts the default in)
+        # null counts as absent: an optional input reads as None either way; null for one with
+        # a default is left to the second decoder (jsonio.lax_record_decoder), except for a
+        # date-time, whose text the generated code parses (and so puts the default in)
         if spec.has_default:
             if spec.name in tested:
                 return None
@@ -482,7 +483,7 @@ def record_fields(policy: ClassificationPolicy) -> tuple[Any, ...] | None:
             if element.kind not in RECORD_KINDS:
                 return None
         field = RecordField(spec.path[-1], f"f{number}", kind, _record_enum(spec), spec.minimum, spec.maximum, default,
-                            element, nullable=not spec.required)
+                            element, nullable=not spec.required and (not spec.has_default or spec.type == "datetime"))
         if len(spec.path) == 1:
             top.append(field)
             continue
@@ -810,10 +811,10 @@ class _Generator:
             if spec.type == "datetime":
                 return [f"{var} = {read}", f"if {var} is not None: {var} = _datetime({var})"]
             return [f"{var} = {read}"]
-        default = self.constant(spec.default, "D")
         if spec.type == "datetime":  # the record holds no default for it (see record_fields)
+            default = self.constant(spec.default, "D")
             return [f"{var} = {read}", f"{var} = {default} if {var} is None or {var} is UNSET else _datetime({var})"]
-        return [f"{var} = {read}", f"if {var} is None: {var} = {default}"]
+        return [f"{var} = {read}"]
 
     def load(self, spec: InputSpec, var: str, whole: list[str]) -> tuple[list[str], list[str]]:
         """Statements reading one declared input into `var`, and the conditions it must meet."""

@@ -90,9 +90,10 @@ def record_decoder(fields: Sequence[RecordField]) -> Callable[[bytes], Any]:
 
 def lax_record_decoder(fields: Sequence[RecordField], keep: str) -> Callable[[bytes], Any] | None:
     """A second decoder for lines the first rejects, which the checker accepts as they are
-    written by some exporters: a whole float for an integer (`3.0`, converted to 3) and null
-    for a nested mapping that may be absent (read as absent: the record of its defaults). The
-    field at attribute `keep` (the item's id) stays as it is. None where no field differs."""
+    written by some exporters: a whole float for an integer (`3.0`, converted to 3), null for
+    a field with a default (the default) and null for a nested mapping that may be absent (read
+    as absent: the record of its defaults). The field at attribute `keep` (the item's id)
+    stays as it is. None where no field differs."""
     lax = _lax_fields(fields, keep)
     if lax == tuple(fields):
         return None
@@ -112,6 +113,8 @@ def _lax_fields(fields: Sequence[RecordField], keep: str) -> tuple[RecordField, 
 
     lax = []
     for field in fields:
+        if field.default not in (None, UNSET, REQUIRED) and field.kind != "record":  # a default: null reads as it
+            field = replace(field, nullable=True)
         if field.kind == "integer" and field.attribute != keep:
             field = replace(field, kind="whole")
         elif field.kind == "list" and field.element is not None and field.element.kind == "integer":
@@ -137,24 +140,12 @@ def _whole(value: Any, field: RecordField) -> int:
 
 
 def _settler(fields: Sequence[RecordField]) -> Callable[[Any], None]:
-    """Converts a lax record's whole floats in place, and puts records of defaults where
-    nested mappings were null."""
+    """Settles a lax record in place: the default where a field with one was null, whole
+    floats converted, records of defaults where nested mappings were null."""
     steps: list[Callable[[Any], None]] = []
     for field in fields:
         attribute = field.attribute
-        if field.kind == "whole":
-            def whole(record: Any, attribute: str = attribute, field: RecordField = field) -> None:
-                value = getattr(record, attribute)
-                if value is not None and value is not UNSET:
-                    setattr(record, attribute, _whole(value, field))
-            steps.append(whole)
-        elif field.kind == "list" and field.element is not None and field.element.kind == "whole":
-            def elements(record: Any, attribute: str = attribute, element: RecordField = field.element) -> None:
-                values = getattr(record, attribute)
-                if type(values) is list:
-                    values[:] = [_whole(value, element) for value in values]
-            steps.append(elements)
-        elif field.kind == "record":
+        if field.kind == "record":
             empty, inner = _record_type(attribute, field.fields), _settler(field.fields)
 
             def nested(record: Any, attribute: str = attribute, empty: Any = empty, inner: Any = inner) -> None:
@@ -164,6 +155,24 @@ def _settler(fields: Sequence[RecordField]) -> Callable[[Any], None]:
                 elif value is not UNSET:
                     inner(value)
             steps.append(nested)
+            continue
+        default = field.default if field.default not in (None, UNSET, REQUIRED) else None
+        whole = field if field.kind == "whole" else None
+        element = field.element if field.kind == "list" and field.element is not None and field.element.kind == "whole" else None
+        if default is None and whole is None and element is None:
+            continue
+
+        def scalar(record: Any, attribute: str = attribute, default: Any = default, whole: Any = whole,
+                   element: Any = element) -> None:
+            value = getattr(record, attribute)
+            if value is None:
+                if default is not None:
+                    setattr(record, attribute, default)
+            elif whole is not None:
+                setattr(record, attribute, _whole(value, whole))
+            elif element is not None:
+                value[:] = [_whole(item, element) for item in value]
+        steps.append(scalar)
 
     def settle(record: Any) -> None:
         for step in steps:
