@@ -984,6 +984,10 @@ class _Generator:
                   if rule.index in self.interpreted and spec.name in rule.when.reads and spec.name in self.absent]
         if not absent:
             return code
+        optional = {spec.name for spec in self.policy.inputs if spec.name in rule.when.reads and spec.name in self.absent}
+        test = " or ".join(f"{var} is {sentinel}" for var, sentinel in absent)
+        if _never_true_when_absent(rule.when, optional):
+            return f"(False if {test} else {code})"
         tested = sorted({name for node in rule.when.walk() if node.expr is not None for name in node.expr.presence})
         names = [spec.name for spec in self.policy.inputs if spec.name in rule.when.reads or spec.name in tested]
         if self.program is None:
@@ -992,7 +996,6 @@ class _Generator:
                               "H", shared=False)
         values = "".join(f"{self.locals[name]}, " for name in names)
         flags = "".join(f"{self.has_locals[name]}, " for name in tested)
-        test = " or ".join(f"{var} is {sentinel}" for var, sentinel in absent)
         return f"({holds}(({values}), ({flags})) if {test} else {code})"
 
     def guarded_expression(self, checked: Checked, node: ast.AST, negated: bool = False) -> str:
@@ -1216,6 +1219,52 @@ class RuleHolds:
         known = {name: value for name, value in zip(self.names, values) if value is not None and value is not ABSENT}
         present = {name for name, flag in zip(self.tested, flags) if flag}
         return self.program.evaluate(self.condition, known, present, [None] * self.slots) is True
+
+
+def _never_true_when_absent(condition: Condition, optional: set[str]) -> bool:
+    """Whether the careful path finds this condition not true, and raises no error, wherever
+    any of the `optional` inputs it reads is absent: a leaf, or an `all` of leaves, whose
+    leaves are plain (see _plain_leaf) or comparisons in which every operation reads every
+    one of those inputs (so an absent one leaves each operation unknown, unperformed)."""
+    leaves = [condition] if condition.kind == "expr" else list(condition.children) if condition.kind == "all" else []
+    if not leaves or any(leaf.kind != "expr" for leaf in leaves):
+        return False
+    return all(_plain_leaf(leaf.expr) or _unknown_when_absent(leaf.expr, optional) for leaf in leaves)
+
+
+def _unknown_when_absent(checked: Checked, optional: set[str]) -> bool:
+    tree = checked.tree
+    if not (isinstance(tree, ast.Compare) and len(tree.ops) == 1):
+        return False
+    for part in (node for operand in (tree.left, tree.comparators[0]) for node in ast.walk(operand)):
+        ref = checked.refs.get(id(part))
+        if ref is not None and ref.subpath:
+            return False  # reading into a mapping may fail
+        if not isinstance(part, _UNKNOWN_PROPAGATES) or (isinstance(part, ast.UnaryOp) and isinstance(part.op, ast.Not)):
+            return False
+        if isinstance(part, ast.Call) and getattr(part.func, "id", None) not in sandbox.FUNCTIONS:
+            return False  # has() is never unknown
+        if isinstance(part, (ast.BinOp, ast.UnaryOp, ast.Call)) and not optional <= _inputs_read(checked, part):
+            return False
+    return True
+
+
+def _inputs_read(checked: Checked, node: ast.AST) -> set[str]:
+    found: set[str] = set()
+    pending = [node]
+    while pending:
+        part = pending.pop()
+        ref = checked.refs.get(id(part))
+        if ref is not None:
+            found.add(ref.input)
+        else:
+            pending.extend(ast.iter_child_nodes(part))
+    return found
+
+
+# nodes whose value is unknown where an operand is, which then perform nothing
+_UNKNOWN_PROPAGATES = (ast.BinOp, ast.UnaryOp, ast.Call, ast.Name, ast.Attribute, ast.Constant, ast.expr_context,
+                       ast.operator, ast.unaryop)
 
 
 def _plain_leaf(checked: Checked) -> bool:

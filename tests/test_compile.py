@@ -292,7 +292,11 @@ def test_where_items_often_lack_optional_inputs_the_tolerant_forms_go_first() ->
                                        "count >= 3 and not (funded and not (title == 'x'))",
                                        "not (2 < 1 <= len(title))", "not (count < 4 < len(title) < 9)",
                                        "len(title) * 2 > 4 or count >= 3", "count >= 3 and count / (len(title) - 3) > 1",
-                                       "not (funded and count / (len(title) - 3) > 1)", "has(title) or count / cost > 1"])
+                                       "not (funded and count / (len(title) - 3) > 1)", "has(title) or count / cost > 1",
+                                       "count >= 3 and len(title) * 2 > 4", "len(title) / count > 1",
+                                       "abs(len(title) - count) > 1 and kind == 'incident'", "count / len(title) > 1",
+                                       "len(title) * 2 > 4 and count / (count - 5) > 1",
+                                       "count / (count - 5) > 1 and len(title) > 2"])
 @pytest.mark.parametrize("item", [{"count": 5}, {"count": 0}, {"count": 5, "title": "VPN"}, {"count": 5, "funded": True},
                                   {"count": 5, "kind": "incident"}])
 def test_conditions_over_absent_inputs_decide_as_the_careful_path_decides(condition: str, item: dict[str, Any]) -> None:
