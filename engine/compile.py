@@ -914,9 +914,11 @@ class _Generator:
         """An expression converting `var` as the careful checker does (it raises where the
         checker would reject the value, and the careful path then says why)."""
         careful = f"_convert({var}, {self.constant(spec, 'I')})"
-        if spec.type == "date" and spec.enum is None and spec.minimum is None and spec.maximum is None:
-            # the checker's own parse of a date: date.fromisoformat of ten characters
-            return f"(_date({var}) if type({var}) is str and len({var}) == 10 else {careful})"
+        if spec.enum is None and spec.minimum is None and spec.maximum is None:
+            if spec.type == "date":  # the checker's own parse of a date: date.fromisoformat of ten characters
+                return f"(_date({var}) if type({var}) is str and len({var}) == 10 else {careful})"
+            if spec.type == "datetime":  # and of a date-time's text
+                return f"(_datetime({var}) if type({var}) is str else {careful})"
         return careful
 
     def checks(self, spec: InputSpec, var: str, whole: list[str] | None) -> list[str]:
