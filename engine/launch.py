@@ -143,8 +143,8 @@ def _portable_record(classifier: Any) -> dict[str, Any] | None:
     """The record forms of a first or priority hit policy as the cache keeps them: the code of
     each module, the constants it reads (pickled: plain data, dates, patterns, the sandbox's
     functions; a rule the careful path's interpreter evaluates is named, and taken from the
-    full classifier where a line needs it), and the record's fields with the id among them; None if anything else is
-    needed (then only the full CLI streams the policy's items)."""
+    full classifier where a line needs it), and the record's fields with the id among them;
+    None if anything else is needed (then only the full CLI streams the policy's items)."""
     import pickle
 
     from .compile import RuleHolds
