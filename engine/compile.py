@@ -517,11 +517,6 @@ def _record_enum(spec: InputSpec) -> tuple[Any, ...] | None:
                  and (high is None or option <= high))
 
 
-def _lookup_or(item: Any, path: tuple[str, ...], default: Any) -> Any:
-    value = lookup(item, path)
-    return default if value is ABSENT else value
-
-
 _HELPERS: dict[str, Any] = {
     "Bail": Bail,
     "Exception": Exception,
@@ -541,7 +536,6 @@ _HELPERS: dict[str, Any] = {
     "_datetime": sandbox.datetime_value,
     "_convert": convert,
     "_lookup": lookup,
-    "_lookup_or": _lookup_or,
     "_field": sandbox.field_value,
     "_index": sandbox.index_value,
     "_contains": sandbox.contains,
@@ -833,13 +827,10 @@ class _Generator:
             else:
                 fetch = f"it[{key}]"
         else:
-            careful = f"_lookup(it, {self.constant(spec.path, 'P')})"
-            if default is not None:
-                careful = f"_lookup_or(it, {self.constant(spec.path, 'P')}, {default})"
-            elif not may_be_absent:
+            if default is None and not may_be_absent:
                 self.absent[spec.name] = (var, "ABSENT")
                 self.declined_when_absent.add(spec.name)  # a required input: the careful path says it is missing
-            statements, fetch = self.nested_read(spec.path, var, careful), var
+            statements, fetch = self.nested_read(spec.path, var, default or "ABSENT"), var
         if may_be_absent:
             self.absent[spec.name] = (var, absent)
         if spec.type == "string" and spec.enum is not None:
@@ -868,11 +859,12 @@ class _Generator:
             return statements, [f"({var} is {absent} or (" + " and ".join(checks or ["True"]) + "))"]
         return statements, checks
 
-    def nested_read(self, path: tuple[str, ...], var: str, careful: str) -> list[str]:
+    def nested_read(self, path: tuple[str, ...], var: str, missing: str) -> list[str]:
         """Statements reading a nested field into `var`: straight through the mappings on its
-        path, each read once for every input below it; when that finds nothing (a field
-        missing or null, a flat key written with dots), through `careful`, the checker's own
-        lookup, which then decides exactly as it always does."""
+        path, each read once for every input below it; where that finds nothing, as the
+        checker's lookup reads it: null in its mapping is absent, and where the path does not
+        lead to the field, a flat key written with dots (`"service.tier"`) stands for it.
+        `missing` is what absence reads as (the default, or ABSENT)."""
         lines: list[str] = []
         parent = "it"
         for depth in range(1, len(path)):
@@ -881,8 +873,11 @@ class _Generator:
                 local = self.parents[prefix] = f"p{len(self.parents)}"
                 lines.append(f"{local} = {self._member(parent, path[depth - 1], first=depth == 1)}")
             parent = self.parents[prefix]
-        lines.append(f"{var} = {self._member(parent, path[-1], first=False)}")
-        lines.append(f"if {var} is None: {var} = {careful}")
+        key, flat = path[-1], ".".join(path)
+        lines.append(f"{var} = {self._member(parent, key, first=False)}")
+        lines.append(f"if {var} is None: {var} = {missing} if type({parent}) is dict and {key!r} in {parent} "
+                     f"else it.get({flat!r})")
+        lines.append(f"if {var} is None: {var} = {missing}")
         return lines
 
     @staticmethod

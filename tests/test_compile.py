@@ -216,6 +216,7 @@ nested_items = st.fixed_dictionaries({}, optional={
 @example(item={"impact": {"level": "major"}, "impact.users": 12, "service.name": "payments", "counts": [1, 2]})
 @example(item={"impact": {"users": 12, "level": "major"}, "service": {"name": None, "owner": {"team": "ops"}}, "labels": ["x"]})
 @example(item={"labels": ["x", None]})
+@example(item={"impact": {"users": None, "level": "major"}, "impact.users": 12, "service": "x", "service.name": "payments"})
 @example(item={"impact": {"users": 12.0}, "service": [], "counts": [True, 2]})
 def test_nested_fields_lists_and_mappings_read_in_the_fast_form_as_the_checker_reads_them(item: dict[str, Any]) -> None:
     # the fast form reads nested fields straight through their mappings and checks lists and
