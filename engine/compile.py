@@ -977,13 +977,11 @@ class _Generator:
         """Code that is true exactly when the rule fires (see `condition`); a rule evaluated
         by the interpreter where an input it reads is absent tests that first."""
         code = self.condition(rule.when, False)
-        absent = [self.absent[spec.name] for spec in self.policy.inputs
-                  if rule.index in self.interpreted and spec.name in rule.when.reads and spec.name in self.absent]
-        if not absent:
+        optional = [spec.name for spec in self.policy.inputs if spec.name in rule.when.reads and spec.name in self.absent]
+        if rule.index not in self.interpreted or not optional:
             return code
-        optional = {spec.name for spec in self.policy.inputs if spec.name in rule.when.reads and spec.name in self.absent}
-        test = " or ".join(f"{var} is {sentinel}" for var, sentinel in absent)
-        if _never_true_when_absent(rule.when, optional):
+        test = " or ".join(" is ".join(self.absent[name]) for name in optional)
+        if _never_true_when_absent(rule.when, set(optional)):
             return f"(False if {test} else {code})"
         tested = sorted({name for node in rule.when.walk() if node.expr is not None for name in node.expr.presence})
         names = [spec.name for spec in self.policy.inputs if spec.name in rule.when.reads or spec.name in tested]
