@@ -113,7 +113,7 @@ def _lax_fields(fields: Sequence[RecordField], keep: str) -> tuple[RecordField, 
 
     lax = []
     for field in fields:
-        if field.default not in (None, UNSET, REQUIRED) and field.kind != "record":  # a default: null reads as it
+        if _declared_default(field) is not None:  # null reads as the default
             field = replace(field, nullable=True)
         if field.kind == "integer" and field.attribute != keep:
             field = replace(field, kind="whole")
@@ -123,6 +123,14 @@ def _lax_fields(fields: Sequence[RecordField], keep: str) -> tuple[RecordField, 
             field = replace(field, fields=_lax_fields(field.fields, keep), nullable=field.default is not REQUIRED)
         lax.append(field)
     return tuple(lax)
+
+
+def _declared_default(field: RecordField) -> Any:
+    """The default a policy declares for the field's input, None if it declares none (a
+    nested record's default is the record of its fields' defaults, not declared)."""
+    if field.kind == "record" or field.default is REQUIRED or field.default is UNSET:
+        return None
+    return field.default
 
 
 def _whole(value: Any, field: RecordField) -> int:
@@ -156,7 +164,7 @@ def _settler(fields: Sequence[RecordField]) -> Callable[[Any], None]:
                     inner(value)
             steps.append(nested)
             continue
-        default = field.default if field.default not in (None, UNSET, REQUIRED) else None
+        default = _declared_default(field)
         whole = field if field.kind == "whole" else None
         element = field.element if field.kind == "list" and field.element is not None and field.element.kind == "whole" else None
         if default is None and whole is None and element is None:
