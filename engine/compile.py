@@ -361,7 +361,7 @@ def generate(policy: ClassificationPolicy, verdicts: Sequence[Any], settle: Call
         record_generator.on_absent = "return decide_record_tolerant(it)"
     strict_source = record_generator.module()
     modules.append((strict_source, _run(strict_source, record_generator, policy, **tolerant_record)))
-    return replace(forms, source="\n".join([source, *(module for module, _ in modules)]),
+    return replace(forms, source="\n".join([forms.source, *(module for module, _ in modules)]),
                    decide_record=modules[-1][1]["decide_record"], record_fields=fields, record_modules=tuple(modules))
 
 
@@ -781,8 +781,18 @@ class _Generator:
             assert spec is not None
             var = f"h{number}"
             self.has_locals[name] = var
-            lines.append(f"{var} = _lookup(it, {self.constant(spec.path, 'P')}) is not ABSENT")
+            lines.append(f"{var} = {self.presence(spec)}")
         return lines
+
+    def presence(self, spec: InputSpec) -> str:
+        """Whether the item carries the input (null counts as absent), as the checker's lookup
+        tells: from its loaded value where absence reads as a marker of its own, else read."""
+        if spec.name in self.absent:
+            var, marker = self.absent[spec.name]
+            return f"{var} is not {marker}"
+        if len(spec.path) == 1:  # the value read is its default where absent: ask the item
+            return f"it.get({spec.name!r}) is not None"
+        return f"_lookup(it, {self.constant(spec.path, 'P')}) is not ABSENT"
 
     def decline_absent(self, names: set[str]) -> list[str]:
         """Statements handing an item that lacks any of these optional inputs on (`on_absent`:

@@ -66,7 +66,7 @@ atoms = st.one_of(
     st.builds("({} < {} <= {})".format, number_expressions(), number_expressions(), number_expressions()),
     st.sampled_from([
         "kind == 'incident'", "kind != 'problem'", "level in ['high', 'critical']", "level not in ['low']",
-        "funded", "not funded", "has(count)", "has(meta.flag)", "'vip' in tags", "'legacy' not in tags",
+        "funded", "not funded", "has(count)", "has(meta.flag)", "has(cost)", "has(title)", "'vip' in tags", "'legacy' not in tags",
         "lower(title) == 'vpn'", "matches(title, '^V')", "'PN' in title", "opened < '2026-01-01'",
         "days_between(opened, '2026-06-01') > 90", "meta.flag == True", "meta.size > 2", "tags[0] == 'vip'",
         "upper(title) in ['VPN', 'EMAIL']", "(cost if funded else count) > 1",
