@@ -1228,26 +1228,41 @@ class RuleHolds:
 
 def _never_true_when_absent(condition: Condition, optional: set[str]) -> bool:
     """Whether the careful path finds this condition not true, and raises no error, wherever
-    any of the `optional` inputs it reads is absent: a leaf, or an `all` of leaves, whose
-    leaves are plain (see _plain_leaf) or comparisons in which every operation reads every
-    one of those inputs (so an absent one leaves each operation unknown, unperformed)."""
+    any of the `optional` inputs it reads is absent: a leaf, or an `all` of leaves, that is an
+    `and` of parts each plain (see _plain_leaf) or unknown where any of those inputs is
+    absent (see _unknown_when_absent), at least one of them the latter."""
     leaves = [condition] if condition.kind == "expr" else list(condition.children) if condition.kind == "all" else []
     if not leaves or any(leaf.kind != "expr" for leaf in leaves):
         return False
-    return all(_plain_leaf(leaf.expr) or _unknown_when_absent(leaf.expr, optional) for leaf in leaves)
+    parts = [(leaf.expr, part) for leaf in leaves
+             for part in (leaf.expr.tree.values if _is_and(leaf.expr.tree) else [leaf.expr.tree])]  # type: ignore[attr-defined]
+    unknown = [_unknown_when_absent(checked, part, optional) for checked, part in parts]
+    return any(unknown) and all(known or _plain_part(checked, part) for known, (checked, part) in zip(unknown, parts))
 
 
-def _unknown_when_absent(checked: Checked, optional: set[str]) -> bool:
-    tree = checked.tree
-    if not (isinstance(tree, ast.Compare) and len(tree.ops) == 1):
+def _is_and(node: ast.AST) -> bool:
+    return isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And)
+
+
+def _unknown_when_absent(checked: Checked, node: ast.AST, optional: set[str]) -> bool:
+    """Whether `node` (a comparison or a call) reads every one of the `optional` inputs and
+    every operation in it does too, so that where any is absent each operation is unknown,
+    unperformed, and so is the whole."""
+    if isinstance(node, ast.Compare) and len(node.ops) == 1:
+        operands = [node.left, node.comparators[0]]
+    elif isinstance(node, ast.Call):
+        operands = [node]
+    else:
         return False
-    for part in (node for operand in (tree.left, tree.comparators[0]) for node in ast.walk(operand)):
+    if not optional <= _inputs_read(checked, node):
+        return False
+    for part in (part for operand in operands for part in ast.walk(operand)):
         ref = checked.refs.get(id(part))
         if ref is not None and ref.subpath:
             return False  # reading into a mapping may fail
         if not isinstance(part, _UNKNOWN_PROPAGATES) or (isinstance(part, ast.UnaryOp) and isinstance(part.op, ast.Not)):
             return False
-        if isinstance(part, ast.Call) and getattr(part.func, "id", None) not in sandbox.FUNCTIONS:
+        if isinstance(part, ast.Call) and getattr(part.func, "id", None) not in _UNKNOWN_CALLS:
             return False  # has() is never unknown
         if isinstance(part, (ast.BinOp, ast.UnaryOp, ast.Call)) and not optional <= _inputs_read(checked, part):
             return False
@@ -1267,6 +1282,8 @@ def _inputs_read(checked: Checked, node: ast.AST) -> set[str]:
     return found
 
 
+# calls that are unknown where an argument is (has() never is)
+_UNKNOWN_CALLS = frozenset(sandbox.FUNCTIONS) | {"matches"}
 # nodes whose value is unknown where an operand is, which then perform nothing
 _UNKNOWN_PROPAGATES = (ast.BinOp, ast.UnaryOp, ast.Call, ast.Name, ast.Attribute, ast.Constant, ast.expr_context,
                        ast.operator, ast.unaryop)
@@ -1287,10 +1304,7 @@ def _plain_part(checked: Checked, node: ast.AST) -> bool:
         return _plain_part(checked, node.operand)
     for part in ast.walk(node):
         if isinstance(part, ast.Call):
-            name = getattr(part.func, "id", None)
-            # two dates (or two date-times) always have a difference in days
-            dates = name == "days_between" and _same_moments(checked, part) is not None
-            if name not in _TOTAL_FUNCTIONS and not dates:
+            if not _total_call(checked, part):
                 return False
         elif not isinstance(part, _PLAIN_NODES):
             return False
@@ -1303,7 +1317,21 @@ def _same_moments(checked: Checked, call: ast.Call) -> str | None:
     return kinds.pop() if len(kinds) == 1 and kinds <= {"date", "datetime"} else None
 
 
-_TOTAL_FUNCTIONS = frozenset({"len", "lower", "upper", "has"})  # has() is never unknown
+def _total_call(checked: Checked, call: ast.Call) -> bool:
+    """Whether a call cannot fail on checked values: has(), or a function whose first argument
+    is of a kind it takes, such as len() of text or a list (not of a field of an undeclared
+    mapping, which may hold a number), or days_between() of two dates."""
+    name = getattr(call.func, "id", None)
+    if name == "has":
+        return True
+    if name == "days_between":
+        return _same_moments(checked, call) is not None
+    typ = checked.types.get(id(call.args[0])) if call.args else None
+    return typ is not None and typ.kind in _TOTAL_ON.get(name, ())
+
+
+# the kinds of first argument on which a function cannot fail (matches() takes a checked pattern)
+_TOTAL_ON = {"len": ("string", "array"), "lower": ("string",), "upper": ("string",), "matches": ("string",)}
 _PLAIN_NODES = (ast.Compare, ast.Name, ast.Attribute, ast.Constant, ast.List, ast.Tuple, ast.Set, ast.expr_context,
                 ast.cmpop)
 

@@ -69,7 +69,7 @@ atoms = st.one_of(
         "funded", "not funded", "has(count)", "has(meta.flag)", "has(cost)", "has(title)", "'vip' in tags", "'legacy' not in tags",
         "lower(title) == 'vpn'", "matches(title, '^V')", "'PN' in title", "opened < '2026-01-01'",
         "days_between(opened, '2026-06-01') > 90", "meta.flag == True", "meta.size > 2", "tags[0] == 'vip'",
-        "upper(title) in ['VPN', 'EMAIL']", "(cost if funded else count) > 1",
+        "upper(title) in ['VPN', 'EMAIL']", "(cost if funded else count) > 1", "len(meta.name) > 1",
     ]),
 )
 
@@ -99,7 +99,8 @@ VALID = {
     "title": st.sampled_from(["VPN", "vpn", "Email", "", "V"]),
     "tags": st.lists(st.sampled_from(["vip", "legacy"]), max_size=3),
     "opened": st.sampled_from(["2025-12-31", "2026-03-01"]),
-    "meta": st.one_of(st.just({}), st.just({"flag": True, "size": 3}), st.just({"flag": False, "size": 0})),
+    "meta": st.one_of(st.just({}), st.just({"flag": True, "size": 3, "name": "VPN"}), st.just({"flag": False, "size": 0}),
+                      st.just({"name": 7})),  # an undeclared field may hold anything: len() of it fails
     "ticket": st.sampled_from(["T-1", "T-2"]),  # required, and no rule reads it
 }
 DUBIOUS = {
@@ -297,9 +298,14 @@ def test_where_items_often_lack_optional_inputs_the_tolerant_forms_go_first() ->
                                        "count >= 3 and len(title) * 2 > 4", "len(title) / count > 1",
                                        "abs(len(title) - count) > 1 and kind == 'incident'", "count / len(title) > 1",
                                        "len(title) * 2 > 4 and count / (count - 5) > 1",
-                                       "count / (count - 5) > 1 and len(title) > 2"])
+                                       "count / (count - 5) > 1 and len(title) > 2",
+                                       # len() of a field of an undeclared mapping may fail where the other part is unknown
+                                       "title == 'VPN' and len(meta.note) > 3", "matches(title, '^V') and count >= 3",
+                                       "not (matches(title, 'P') and funded)", "matches(title, 'N$') and count / (count - 5) > 1",
+                                       "len(title) * 2 > 4 and kind == 'incident'", "matches(title, 'V') and not funded"])
 @pytest.mark.parametrize("item", [{"count": 5}, {"count": 0}, {"count": 5, "title": "VPN"}, {"count": 5, "funded": True},
-                                  {"count": 5, "kind": "incident"}])
+                                  {"count": 5, "kind": "incident"}, {"count": 5, "meta": {"note": 5}},
+                                  {"count": 5, "title": "VPN", "meta": {"note": "a long note"}}])
 def test_conditions_over_absent_inputs_decide_as_the_careful_path_decides(condition: str, item: dict[str, Any]) -> None:
     # an absent input is unknown: `or` may still be true, `and` goes on evaluating (and may fail)
     classifier = policy_with([condition, "True"], "first").classifier
