@@ -640,6 +640,70 @@ def test_command(paths: tuple[str, ...], min_coverage: float | None, junit_path:
     sys.exit(ExitCode.OK if run.ok and not below else ExitCode.FAILED)
 
 
+# -- import -----------------------------------------------------------------------------------------
+
+
+@cli.command(name="import", context_settings=CONTEXT)
+@click.argument("rule_list", metavar="FILE")
+@click.option("--items", "items_path", metavar="ITEMS",
+              help="Sample items (JSONL, JSON, CSV or YAML, by extension) whose values give the inputs' types.")
+@click.option("--sample", type=click.IntRange(min=1), default=10_000, show_default=True,
+              help="Read at most this many sample items.")
+@click.option("--output", "-o", "output", metavar="PATH", help="Write the policy to PATH instead of stdout.")
+def import_command(rule_list: str, items_path: str | None, sample: int, output: str | None) -> None:
+    """Translate a plain rule list from another engine into a Rulebook policy.
+
+    FILE is YAML with 'rules:', each rule with an id, an outcome and a 'when' expression,
+    tried in order ('strategy: first_match'; also priority, unique, collect), and
+    optionally a 'default' outcome (a name, or {outcome: ...}). The rules are kept as they
+    are; every name their expressions read becomes a declared input, typed by the values
+    the sample items hold for it (without samples, by the constants the rules compare it
+    with). The translation is checked as any policy is before it is written. Read it
+    before use: enums, bounds and defaults are yours to add.
+
+    \b
+    Examples:
+      rulebook import reference.yaml --items items.jsonl > policies/triage.yaml
+      rulebook import rules.yaml -o triage.yaml && rulebook validate triage.yaml
+
+    Exit status: 0 written; 1 the rule list cannot be translated (its problems go to
+    stderr with FILE:LINE:COLUMN); 2 usage error.
+    """
+    from .importer import translate
+    from .items import format_for, read_items
+    from .render import format_diagnostics
+
+    if not os.path.isfile(rule_list):
+        _usage(f"cannot read the rule list '{rule_list}': no such file")
+    text = _read_text(rule_list)
+    samples: list[Any] = []
+    text_values = False
+    if items_path is not None:
+        with _open_items(items_path) as stream:
+            for record in read_items(stream, format_for(items_path)):
+                if record.error is None:
+                    samples.append(record.item)
+                    text_values = text_values or record.text_values
+                if len(samples) >= sample:
+                    break
+    try:
+        translation = translate(text, rule_list, samples, text_values=text_values)
+    except PolicyError as error:
+        click.echo(format_diagnostics(error.diagnostics, {rule_list: text}), err=True)
+        click.echo(f"rulebook: {counted(len(error.diagnostics), 'problem')}; nothing was written", err=True)
+        sys.exit(ExitCode.FAILED)
+    if output is None:
+        click.echo(translation.text, nl=False)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(translation.text)
+    except OSError as error:
+        _usage(f"cannot write '{output}': {error.strerror or error}")
+    click.echo(f"rulebook: wrote {output}: {counted(len(translation.inputs), 'input')}, "
+               f"typed from {counted(translation.samples, 'sample item')}", err=True)
+
+
 # -- helpers ----------------------------------------------------------------------------------------
 
 

@@ -1,0 +1,349 @@
+"""Import: a plain rule list written for another engine, made a Rulebook classification policy.
+
+Many teams start from rules they already have as a list: an id, an outcome and a `when`
+expression each, tried in order, with a default (the shared benchmark's reference policy is
+written so). Rulebook needs more than that: every input the expressions read must be
+declared with its type. `translate` keeps the rules as they are and declares those inputs,
+each with the type that sample items hold for it (or, where no sample holds it, the type of
+the constants the rules compare it with). The result is checked as any policy is, and meant
+to be read and tightened by hand: enums, bounds, defaults and descriptions are for people to
+add, since samples only show what has been seen.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import Diagnostic, PolicyError, Span
+from .expressions import FUNCTIONS
+from .inputs import ABSENT, lookup
+from .loader import Document, parse_documents
+
+# how other engines name the order in which rules decide, as Rulebook's `hit`
+HIT_NAMES = {
+    "first": "first", "first_match": "first", "first-match": "first", "firstmatch": "first", "first_hit": "first",
+    "priority": "priority", "unique": "unique", "collect": "collect", "all": "collect", "all_matches": "collect",
+    "rule_order": "first", "ordered": "first",
+}
+_BECAUSE_KEYS = ("because", "description", "reason")
+_CONSTANT_NAMES = {"True", "False", "None", "true", "false", "null"}
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedInput:
+    """One declared input of the translation, and what its type was inferred from."""
+
+    name: str
+    type: str
+    items: str | None  # the type of a list's elements, where every sampled element has one
+    evidence: str  # "samples" or "rules"
+
+
+@dataclass(frozen=True, slots=True)
+class Translation:
+    """The Rulebook policy text, and the inputs it declares."""
+
+    text: str
+    inputs: tuple[ImportedInput, ...]
+    samples: int
+
+
+def translate(text: str, file: str, samples: Iterable[Any] = (), *, text_values: bool = False) -> Translation:
+    """The Rulebook policy for the rule list `text` (read from `file`), with inputs typed from
+    `samples` (items; `text_values`: every value is text, as CSV has it). Raises PolicyError
+    with the rule list's own locations where it cannot be translated, or where the
+    translation is not a valid policy."""
+    documents, problems = parse_documents(text, file)
+    if problems:
+        raise PolicyError(problems)
+    if len(documents) != 1 or not isinstance(documents[0].data, dict):
+        where = documents[0].span if documents else Span(file, 1, 1)
+        raise PolicyError([Diagnostic("import-shape", "expected one YAML mapping holding a list of rules", where,
+                                      "a rule list has 'rules:' with an id, an outcome and a 'when' for each")])
+    document = documents[0]
+    if "rulebook" in document.data or "kind" in document.data:
+        raise PolicyError([Diagnostic("import-shape", "this is a Rulebook policy already", document.key_span(
+            ("rulebook",) if "rulebook" in document.data else ("kind",)), "check it with: rulebook validate FILE")])
+    rules, problems = _rules(document)
+    reads = _reads(document, rules, problems)
+    if problems:
+        raise PolicyError(_in_order(problems))
+    samples = list(samples)
+    inputs = [_declared(name, span, samples, usage, text_values, problems) for name, (span, usage) in reads.items()]
+    hit = _hit(document, problems)
+    if problems:
+        raise PolicyError(_in_order(problems))
+    policy_text, rule_lines = _policy_text(document, rules, [spec for spec in inputs if spec is not None], hit, len(samples))
+    _check(policy_text, file, rule_lines)
+    return Translation(policy_text, tuple(spec for spec in inputs if spec is not None), len(samples))
+
+
+def _in_order(problems: list[Diagnostic]) -> list[Diagnostic]:
+    return sorted(problems, key=lambda problem: (problem.span.line, problem.span.column) if problem.span else (0, 0))
+
+
+# -- reading the rule list ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    id: str
+    outcome: str
+    when: Any  # an expression, or an all/any/not tree of them, as written
+    because: str | None
+    priority: Any
+    path: tuple[Any, ...]  # where the rule is in the document
+
+
+def _rules(document: Document) -> tuple[list[_Rule], list[Diagnostic]]:
+    data, problems, rules = document.data, [], []
+    listed = data.get("rules")
+    if not isinstance(listed, list) or not listed:
+        problems.append(Diagnostic("import-shape", "expected 'rules:' with a list of rules", document.key_span(("rules",)),
+                                   "each rule has an id, an outcome and a 'when' expression"))
+        return rules, problems
+    for index, rule in enumerate(listed):
+        path = ("rules", index)
+        if not isinstance(rule, dict):
+            problems.append(Diagnostic("import-rule", "a rule must be a mapping", document.value_span(path)))
+            continue
+        missing = [key for key in ("outcome", "when") if rule.get(key) in (None, "")]
+        if missing:
+            problems.append(Diagnostic("import-rule", f"this rule has no {' and no '.join(missing)}",
+                                       document.value_span(path), "every rule needs an outcome and a 'when' expression"))
+            continue
+        because = next((str(rule[key]) for key in _BECAUSE_KEYS if rule.get(key) not in (None, "")), None)
+        rules.append(_Rule(str(rule.get("id", f"r{index + 1}")), str(rule["outcome"]), rule["when"], because,
+                           rule.get("priority"), path))
+    return rules, problems
+
+
+def _hit(document: Document, problems: list[Diagnostic]) -> str:
+    for key in ("hit", "strategy", "hit_policy"):
+        if key in document.data:
+            written = str(document.data[key])
+            hit = HIT_NAMES.get(written.lower())
+            if hit is None:
+                problems.append(Diagnostic("import-hit", f"unknown rule order '{written}'", document.value_span((key,)),
+                                           "known: " + ", ".join(sorted(HIT_NAMES))))
+            return hit or "first"
+    return "first"
+
+
+def _reads(document: Document, rules: list[_Rule], problems: list[Diagnostic]) -> dict[str, tuple[Span, set[str]]]:
+    """Every name the rules' expressions read, in order of first use: where it is first read,
+    and the kinds of constant it is compared with (or "boolean" where it stands alone)."""
+    reads: dict[str, tuple[Span, set[str]]] = {}
+    for rule in rules:
+        for path, expression in _expressions(rule.when, rule.path + ("when",)):
+            span = document.value_span(path)
+            try:
+                tree = ast.parse(expression.strip(), mode="eval")
+            except SyntaxError as error:
+                problems.append(Diagnostic("import-expression", f"not an expression: {error.msg}", span,
+                                           "write the condition as a comparison, e.g. cost >= 1000"))
+                continue
+            for name, usage in _names(tree.body):
+                entry = reads.setdefault(name, (span, set()))
+                entry[1].update(usage)
+    return reads
+
+
+def _expressions(when: Any, path: tuple[Any, ...]) -> Iterable[tuple[tuple[Any, ...], str]]:
+    if isinstance(when, dict):
+        for key, value in when.items():
+            yield from _expressions(value, path + (key,))
+    elif isinstance(when, list):
+        for index, value in enumerate(when):
+            yield from _expressions(value, path + (index,))
+    elif isinstance(when, str):
+        yield path, when
+    elif isinstance(when, bool):
+        return
+
+
+def _dotted(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        parent = _dotted(node.value)
+        return f"{parent}.{node.attr}" if parent else None
+    return None
+
+
+def _names(tree: ast.AST) -> Iterable[tuple[str, set[str]]]:
+    """The (dotted) names an expression reads, each with what its use says of its type."""
+    usage: dict[int, set[str]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            operands = [node.left, *node.comparators]
+            for op, left, right in zip(node.ops, operands, operands[1:]):
+                if isinstance(op, (ast.In, ast.NotIn)):  # 'x' in name: a list or a text, it does not say
+                    pairs = [(left, _constant_kind(right) if isinstance(right, (ast.List, ast.Tuple, ast.Set)) else None)]
+                else:
+                    pairs = [(left, _constant_kind(right)), (right, _constant_kind(left))]
+                for operand, kind in pairs:
+                    if kind is not None:
+                        usage.setdefault(id(operand), set()).add(kind)
+        elif isinstance(node, ast.BoolOp):
+            for value in node.values:
+                usage.setdefault(id(value), set()).add("boolean")
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            usage.setdefault(id(node.operand), set()).add("boolean")
+    usage.setdefault(id(tree), set()).add("boolean")
+    skip: set[int] = set()
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
+        if isinstance(node, ast.Call):
+            skip.add(id(node.func))
+        name = _dotted(node) if isinstance(node, (ast.Name, ast.Attribute)) else None
+        if name is None:
+            continue
+        for part in ast.walk(node):
+            skip.add(id(part))  # the parts of a dotted name are not names of their own
+        if name.split(".")[0] in FUNCTIONS or name in _CONSTANT_NAMES:
+            continue
+        yield name, usage.get(id(node), set())
+
+
+def _constant_kind(node: ast.AST) -> str | None:
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        kinds = {_constant_kind(element) for element in node.elts}
+        return kinds.pop() if len(kinds) == 1 else None
+    if not isinstance(node, ast.Constant):
+        return None
+    value = node.value
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    return "string" if isinstance(value, str) else None
+
+
+# -- the types of the inputs ----------------------------------------------------------------------
+
+_KINDS = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"), (list, "array"), (dict, "object"))
+
+
+def _kind(value: Any, text_values: bool) -> str | None:
+    if text_values and isinstance(value, str):
+        return _text_kind(value)
+    for python, kind in _KINDS:
+        if isinstance(value, python):
+            return kind
+    return None
+
+
+def _text_kind(text: str) -> str:
+    if text.lower() in ("true", "false"):
+        return "boolean"
+    for convert, kind in ((int, "integer"), (float, "number")):
+        try:
+            convert(text)
+            return kind
+        except ValueError:
+            pass
+    return "string"
+
+
+def _declared(name: str, span: Span, samples: list[Any], usage: set[str], text_values: bool,
+              problems: list[Diagnostic]) -> ImportedInput | None:
+    path = tuple(name.split("."))
+    kinds: set[str] = set()
+    elements: set[str | None] = set()
+    for item in samples:
+        value = lookup(item, path) if isinstance(item, dict) else ABSENT
+        if value is ABSENT:
+            continue
+        kind = _kind(value, text_values)
+        kinds.add(kind or "other")
+        if kind == "array":
+            elements.update(_kind(element, text_values) for element in value)
+    if kinds == {"integer", "number"}:
+        kinds = {"number"}
+    if len(kinds) == 1 and "other" not in kinds:
+        kind = kinds.pop()
+        element = elements.pop() if kind == "array" and len(elements) == 1 else None
+        return ImportedInput(name, kind, element if element in ("string", "integer", "number", "boolean") else None,
+                             "samples")
+    if kinds:
+        problems.append(Diagnostic("import-type", f"the sample items hold values of several types for '{name}': "
+                                   + ", ".join(sorted(kinds)), span, "declare its type by hand in the translation"))
+        return None
+    if len(usage) == 1:
+        return ImportedInput(name, usage.pop(), None, "rules")
+    problems.append(Diagnostic("import-type", f"cannot tell the type of '{name}'", span,
+                               "no sample item holds it and no rule compares it with a constant: give sample items "
+                               "that hold it (--items), or declare it by hand"))
+    return None
+
+
+# -- writing the policy ---------------------------------------------------------------------------
+
+
+def _scalar(value: Any) -> str:
+    """`value` as YAML on one line (quoted where YAML needs it)."""
+    import yaml
+
+    text = yaml.safe_dump(value, default_flow_style=True, width=1 << 30, allow_unicode=True, sort_keys=False)
+    return text.removesuffix("\n").removesuffix("\n...")
+
+
+def _policy_text(document: Document, rules: list[_Rule], inputs: list[ImportedInput], hit: str,
+                 samples: int) -> tuple[str, list[tuple[int, int, Span]]]:
+    data = document.data
+    source = os.path.basename(document.file)
+    evidence = f"{samples:,} sample items" if samples else "the constants the rules compare them with"
+    lines = [f"# Translated from {source} by `rulebook import`; input types from {evidence}.",
+             "# Review it: add enums, bounds, defaults and descriptions where the data calls for them.",
+             "rulebook: 1", "kind: classification",
+             f"name: {_scalar(str(data.get('policy') or data.get('name') or os.path.splitext(source)[0]))}",
+             f"version: {_scalar(str(data.get('version', '1')))}"]
+    if data.get("description"):
+        lines.append(f"description: {_scalar(str(data['description']))}")
+    lines.append("inputs:")
+    for spec in inputs:
+        declared = {"type": spec.type, **({"items": {"type": spec.items}} if spec.items else {})}
+        lines.append(f"  {_scalar(spec.name)}: {_scalar(declared)}")
+    default = data.get("default")
+    default_outcome = default.get("outcome") if isinstance(default, dict) else default
+    outcomes = list(dict.fromkeys([rule.outcome for rule in rules] + ([str(default_outcome)] if default_outcome else [])))
+    lines.append("outcomes:")
+    lines += [f"  {_scalar(outcome)}: {_scalar(outcome.replace('_', ' ').replace('-', ' ').capitalize() + '.')}"
+              for outcome in outcomes]
+    lines.append(f"hit: {hit}")
+    if default_outcome:
+        lines.append(f"default: {_scalar(str(default_outcome))}")
+    lines.append("rules:")
+    rule_lines = []
+    for rule in rules:
+        start = len(lines) + 1
+        lines += [f"  - id: {_scalar(rule.id)}", f"    outcome: {_scalar(rule.outcome)}", f"    when: {_scalar(rule.when)}"]
+        if rule.because:
+            lines.append(f"    because: {_scalar(rule.because)}")
+        if hit == "priority" and rule.priority is not None:
+            lines.append(f"    priority: {_scalar(rule.priority)}")
+        rule_lines.append((start, len(lines), document.value_span(rule.path + ("when",))))
+    return "\n".join(lines) + "\n", rule_lines
+
+
+def _check(text: str, file: str, rule_lines: list[tuple[int, int, Span]]) -> None:
+    """Load the translation as any policy is loaded; its problems are told at the rule list's
+    rules they come from."""
+    from .api import loads
+
+    try:
+        loads(text, file=f"<translation of {file}>")
+    except PolicyError as error:
+        told = []
+        for diagnostic in error.diagnostics:
+            line = diagnostic.span.line if diagnostic.span else 0
+            rule = next((span for start, end, span in rule_lines if start <= line <= end), None)
+            told.append(Diagnostic(diagnostic.code, diagnostic.message + " (in the translation of this rule)",
+                                   rule, diagnostic.hint) if rule else diagnostic)
+        raise PolicyError(told) from None

@@ -1,0 +1,151 @@
+"""Import: a plain rule list becomes a Rulebook policy that decides as the rule list says,
+with its inputs typed from sample items; what cannot be translated is told at its line."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import engine
+from engine.errors import PolicyError
+from engine.importer import translate
+
+from .conftest import jsonl, run
+
+RULE_LIST = """\
+# ordered rules, first match, as another engine writes them
+policy: intake
+version: 3
+strategy: first_match
+default:
+  outcome: routine
+rules:
+  - id: R1
+    outcome: portfolio
+    when: cost >= 250000
+  - id: R2
+    outcome: initiative
+    when: criticality in ('high', 'critical') and recurrences >= 5
+  - id: R3
+    outcome: initiative
+    when: funded and not (team == 'ops')
+    description: Funded work outside operations.
+  - id: R4
+    outcome: improvement
+    when: 'effort / max(recurrences, 1) > 2.5 or "legacy" in tags'
+  - id: R5
+    outcome: routine
+    when: kind == 'incident'
+"""
+
+
+def sample_items(count: int, seed: int = 3) -> list[dict[str, Any]]:
+    chance = random.Random(seed)
+    return [{"id": f"I-{n}", "cost": chance.choice([0, 1000.5, 300000, 50000]),
+             "criticality": chance.choice(["low", "high", "critical"]), "recurrences": chance.randint(0, 9),
+             "funded": chance.random() < 0.3, "team": chance.choice(["ops", "dev"]),
+             "effort": chance.choice([0, 4, 12.5]), "tags": chance.sample(["legacy", "vip", "mobile"], chance.randint(0, 2)),
+             "kind": chance.choice(["incident", "request"])} for n in range(count)]
+
+
+def expected(item: dict[str, Any]) -> tuple[str, str | None]:
+    """What the rule list says, read as Python reads its expressions."""
+    rules = [("R1", "portfolio", item["cost"] >= 250000),
+             ("R2", "initiative", item["criticality"] in ("high", "critical") and item["recurrences"] >= 5),
+             ("R3", "initiative", item["funded"] and item["team"] != "ops"),
+             ("R4", "improvement", item["effort"] / max(item["recurrences"], 1) > 2.5 or "legacy" in item["tags"]),
+             ("R5", "routine", item["kind"] == "incident")]
+    return next(((outcome, rule) for rule, outcome, holds in rules if holds), ("routine", None))
+
+
+def test_the_translation_decides_as_the_rule_list_says() -> None:
+    items = sample_items(400)
+    translation = translate(RULE_LIST, "rules.yaml", items[:100])
+    policy = engine.loads(translation.text)
+    assert [(d.outcome, d.rule) for d in policy.decide_many(items)] == [expected(item) for item in items]
+    assert {(i.name, i.type, i.items) for i in translation.inputs} == {
+        ("cost", "number", None), ("criticality", "string", None), ("recurrences", "integer", None),
+        ("funded", "boolean", None), ("team", "string", None), ("effort", "number", None),
+        ("tags", "array", "string"), ("kind", "string", None)}
+    classification = policy.classification
+    assert (classification.name, classification.version, classification.hit) == ("intake", "3", "first")
+    assert classification.rules[2].because == "Funded work outside operations."
+    assert translation.text.startswith("# Translated from rules.yaml by `rulebook import`; input types from 100 sample items.")
+
+
+def test_without_samples_types_come_from_the_constants_compared_with() -> None:
+    text = RULE_LIST.replace('effort / max(recurrences, 1) > 2.5 or "legacy" in tags', "effort > 2")
+    inputs = {i.name: (i.type, i.evidence) for i in translate(text, "rules.yaml").inputs}
+    assert inputs == {"cost": ("number", "rules"), "criticality": ("string", "rules"), "recurrences": ("number", "rules"),
+                      "funded": ("boolean", "rules"), "team": ("string", "rules"), "effort": ("number", "rules"),
+                      "kind": ("string", "rules")}
+
+
+def test_text_samples_are_read_for_the_type_they_spell() -> None:
+    text = "rules:\n  - {id: a, outcome: x, when: 'count > 2 and flag and size > 1.5 and name == \"n\"'}\n"
+    samples = [{"count": "3", "flag": "true", "size": "2.5", "name": "4x"}, {"count": "10", "flag": "False", "size": "7"}]
+    inputs = {i.name: i.type for i in translate(text, "rules.yaml", samples, text_values=True).inputs}
+    assert inputs == {"count": "integer", "flag": "boolean", "size": "number", "name": "string"}
+
+
+@pytest.mark.parametrize(("text", "where", "message"), [
+    ("- just a list\n", "rules.yaml:1:1", "expected one YAML mapping holding a list of rules"),
+    ("policy: p\nrules: []\n", "rules.yaml:2:1", "expected 'rules:' with a list of rules"),
+    ("rules:\n  - id: a\n    when: x > 1\n", "rules.yaml:2:5", "this rule has no outcome"),
+    ("rules:\n  - id: a\n    outcome: b\n    when: x >= 1 and\n", "rules.yaml:4:11", "not an expression: invalid syntax"),
+    ("strategy: best\nrules:\n  - {id: a, outcome: b, when: x > 1}\n", "rules.yaml:1:11", "unknown rule order 'best'"),
+    ("rules:\n  - {id: a, outcome: b, when: x > y}\n", "rules.yaml:2:31", "cannot tell the type of 'y'"),
+    ("rules:\n  - id: a\n    outcome: b\n    when: startswith(name, 'x')\n", "rules.yaml:4:11",
+     "unknown function 'startswith' (in the translation of this rule)"),
+    ("rulebook: 1\nkind: classification\n", "rules.yaml:1:1", "this is a Rulebook policy already"),
+])
+def test_what_cannot_be_translated_is_told_at_its_line(text: str, where: str, message: str) -> None:
+    with pytest.raises(PolicyError) as raised:
+        translate(text, "rules.yaml", [{"x": 1, "name": "n"}])
+    first = raised.value.diagnostics[0]
+    assert (str(first.span), first.message) == (where, message)
+
+
+def test_a_name_tested_for_a_member_is_not_typed_by_it() -> None:
+    # 'x' in tags may test a list or a text: only samples tell
+    text = "rules:\n  - {id: a, outcome: b, when: \"'vip' in tags and level in ['p1', 'p2']\"}\n"
+    with pytest.raises(PolicyError, match="cannot tell the type of 'tags'"):
+        translate(text, "rules.yaml")
+    inputs = {i.name: (i.type, i.items) for i in translate(text, "rules.yaml", [{"tags": ["vip"]}]).inputs}
+    assert inputs == {"tags": ("array", "string"), "level": ("string", None)}
+
+
+def test_samples_that_disagree_on_a_type_are_an_error() -> None:
+    text = "rules:\n  - {id: a, outcome: b, when: x > 1}\n"
+    with pytest.raises(PolicyError, match="the sample items hold values of several types for 'x': integer, string"):
+        translate(text, "rules.yaml", [{"x": 1}, {"x": "2"}])
+
+
+def test_the_command_writes_a_policy_that_classifies(write: Any, tmp_path: Path) -> None:
+    rules = write("rules.yaml", RULE_LIST)
+    items = sample_items(50)
+    samples = write("items.jsonl", "".join(json.dumps(item) + "\n" for item in items))
+    shown = run("import", str(rules), "--items", str(samples), "--sample", "20")
+    assert shown.exit_code == 0, shown.stderr
+    assert "input types from 20 sample items" in shown.stdout
+    target = tmp_path / "intake.yaml"
+    written = run("import", str(rules), "--items", str(samples), "-o", str(target))
+    assert written.exit_code == 0 and written.stdout == ""
+    assert written.stderr == f"rulebook: wrote {target}: 8 inputs, typed from 50 sample items\n"
+    decided = run("classify", str(samples), "--policy", str(target), "--format", "jsonl")
+    assert [(d["outcome"], d["rule"]) for d in jsonl(decided.stdout)] == [expected(item) for item in items]
+
+
+def test_the_command_reports_problems_and_writes_nothing(write: Any, tmp_path: Path) -> None:
+    rules = write("rules.yaml", "rules:\n  - {id: a, when: x > 1}\n")
+    result = run("import", str(rules), "-o", str(tmp_path / "out.yaml"))
+    assert result.exit_code == 1 and result.stdout == ""
+    assert f"{rules}:2:5: error: this rule has no outcome" in result.stderr
+    assert result.stderr.endswith("rulebook: 1 problem; nothing was written\n")
+    assert not (tmp_path / "out.yaml").exists()
+    missing = run("import", str(tmp_path / "nope.yaml"))
+    assert missing.exit_code == 2 and "cannot read the rule list" in missing.stderr
