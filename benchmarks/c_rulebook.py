@@ -1,15 +1,17 @@
 """Rulebook as a contestant of the shared benchmark (copied into its contestants/ by run.sh).
 
-The reference policy is written as a Rulebook policy (policies/rulebook-itsm-triage.yaml, the
-same rule ids R01..R12), so the harness checks every decision against its hand-written
-baseline. Every variant checks each item against the policy's declared inputs (types, enums,
-bounds), as Rulebook always does; the hand-written baseline checks nothing.
+The reference policy is written as a Rulebook policy ($RULEBOOK_BENCH_POLICY, which run.sh
+sets; by default policies/rulebook-itsm-triage.yaml, the same rule ids R01..R12), so the
+harness checks every decision against its hand-written baseline. Every variant checks each
+item against the policy's declared inputs (types, enums, bounds), as Rulebook always does;
+the hand-written baseline checks nothing.
 """
 import os
 
 from .base import Contestant, pkg_version
 
-POLICY = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "policies", "rulebook-itsm-triage.yaml")
+HERE = os.path.dirname(os.path.abspath(__file__))
+POLICY = os.path.join(HERE, os.pardir, os.environ.get("RULEBOOK_BENCH_POLICY", "policies/rulebook-itsm-triage.yaml"))
 
 
 def contestants():
