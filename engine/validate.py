@@ -43,6 +43,7 @@ class PolicySet:
     files: tuple[str, ...]
     documents: tuple[Document, ...] = field(repr=False, default=())
     gate_policies: tuple[GatesPolicy, ...] = ()
+    rule_lists: tuple[str, ...] = ()  # files skipped as rule lists written for another engine
 
     @property
     def policies(self) -> tuple[ClassificationPolicy | GatesPolicy, ...]:
@@ -51,15 +52,16 @@ class PolicySet:
 
     def gates(self, name: str | None = None) -> GatesPolicy:
         """The gates policy named `name`, or the only one there is."""
-        return _choose(self.gate_policies, name, "gates")
+        return _choose(self.gate_policies, name, "gates", self.rule_lists)
 
     def classification(self, name: str | None = None) -> ClassificationPolicy:
         """The classification policy named `name`, or the only one there is."""
-        return _choose(self.classifications, name, "classification")
+        return _choose(self.classifications, name, "classification", self.rule_lists)
 
 
-def _choose(policies: tuple[Any, ...], name: str | None, kind: str) -> Any:
-    """The policy of one kind named `name`, or the only one of that kind; else a usage error."""
+def _choose(policies: tuple[Any, ...], name: str | None, kind: str, rule_lists: tuple[str, ...] = ()) -> Any:
+    """The policy of one kind named `name`, or the only one of that kind; else a usage error
+    (which names the `rule_lists` skipped, where there is no policy at all)."""
     from .errors import UsageError
 
     if name is not None:
@@ -70,7 +72,9 @@ def _choose(policies: tuple[Any, ...], name: str | None, kind: str) -> Any:
         hint = did_you_mean(name, known)
         raise UsageError(f"no {kind} policy named '{name}'" + (f"; {hint}" if hint else ""))
     if not policies:
-        raise UsageError(f"the policy set holds no {kind} policy")
+        imports = "".join(f"; {file} is a rule list for another engine: 'rulebook import {file}' translates it"
+                          for file in rule_lists)
+        raise UsageError(f"the policy set holds no {kind} policy{imports}")
     if len(policies) > 1:
         names = ", ".join(p.name for p in policies)
         raise UsageError(f"the policy set holds several {kind} policies ({names}); choose one with --name")
@@ -180,7 +184,9 @@ def check_documents(documents: list[Document]) -> Report:
                     "not-a-policy",
                     "not a Rulebook document (no 'rulebook' or 'kind' key); skipped",
                     document.span,
-                    "a policy starts with 'rulebook: 1' and 'kind: classification' (or 'kind: gates')",
+                    f"a rule list written for another engine? 'rulebook import {document.file}' translates it"
+                    if isinstance(data.get("rules"), list)
+                    else "a policy starts with 'rulebook: 1' and 'kind: classification' (or 'kind: gates')",
                     severity="warning",
                 )
             )
@@ -211,7 +217,10 @@ def check_documents(documents: list[Document]) -> Report:
         if gates_policy is not None and structured and named(gates_policy, document):
             gate_policies.append(gates_policy)
     errors = [d for d in diagnostics if d.severity == "error"]
-    policy_set = None if errors else PolicySet(tuple(classifications), (), tuple(kept), tuple(gate_policies))
+    rule_lists = tuple(dict.fromkeys(document.file for document in documents if isinstance(document.data, dict)
+                                     and "rulebook" not in document.data and "kind" not in document.data
+                                     and isinstance(document.data.get("rules"), list)))
+    policy_set = None if errors else PolicySet(tuple(classifications), (), tuple(kept), tuple(gate_policies), rule_lists)
     sources = {d.file: d.text for d in documents}
     return Report(policy_set, diagnostics, sources, test_documents)
 

@@ -149,3 +149,13 @@ def test_the_command_reports_problems_and_writes_nothing(write: Any, tmp_path: P
     assert not (tmp_path / "out.yaml").exists()
     missing = run("import", str(tmp_path / "nope.yaml"))
     assert missing.exit_code == 2 and "cannot read the rule list" in missing.stderr
+
+
+def test_a_rule_list_given_as_a_policy_points_to_import(write: Any) -> None:
+    rules = write("rules.yaml", RULE_LIST)
+    result = run("classify", "-", "--policy", str(rules), input=json.dumps(sample_items(1)[0]) + "\n")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == (f"rulebook: the policy set holds no classification policy; {rules} is a rule list for "
+                             f"another engine: 'rulebook import {rules}' translates it\nTry 'rulebook --help' for help.\n")
+    checked = run("validate", str(rules))
+    assert f"hint: a rule list written for another engine? 'rulebook import {rules}' translates it" in checked.stdout
