@@ -15,7 +15,7 @@ from __future__ import annotations
 import ast
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .errors import Diagnostic, PolicyError, Span
@@ -69,7 +69,7 @@ def translate(text: str, file: str, samples: Iterable[Any] = (), *, text_values:
         raise PolicyError([Diagnostic("import-shape", "this is a Rulebook policy already", document.key_span(
             ("rulebook",) if "rulebook" in document.data else ("kind",)), "check it with: rulebook validate FILE")])
     rules, problems = _rules(document)
-    reads = _reads(document, rules, problems)
+    rules, reads = _reads(document, rules, problems)
     if problems:
         raise PolicyError(_in_order(problems))
     samples = list(samples)
@@ -134,36 +134,80 @@ def _hit(document: Document, problems: list[Diagnostic]) -> str:
     return "first"
 
 
-def _reads(document: Document, rules: list[_Rule], problems: list[Diagnostic]) -> dict[str, tuple[Span, set[str]]]:
-    """Every name the rules' expressions read, in order of first use: where it is first read,
-    and the kinds of constant it is compared with (or "boolean" where it stands alone)."""
+def _reads(document: Document, rules: list[_Rule],
+           problems: list[Diagnostic]) -> tuple[list[_Rule], dict[str, tuple[Span, set[str]]]]:
+    """The rules with their expressions in Rulebook's words (see _Rewrite), and every name
+    they read, in order of first use: where it is first read, and the kinds of constant it is
+    compared with (or "boolean" where it stands alone)."""
     reads: dict[str, tuple[Span, set[str]]] = {}
-    for rule in rules:
-        for path, expression in _expressions(rule.when, rule.path + ("when",)):
-            span = document.value_span(path)
-            try:
-                tree = ast.parse(expression.strip(), mode="eval")
-            except SyntaxError as error:
-                problems.append(Diagnostic("import-expression", f"not an expression: {error.msg}", span,
-                                           "write the condition as a comparison, e.g. cost >= 1000"))
-                continue
-            for name, usage in _names(tree.body):
-                entry = reads.setdefault(name, (span, set()))
-                entry[1].update(usage)
-    return reads
+
+    def expression(text: str, path: tuple[Any, ...]) -> str:
+        span = document.value_span(path)
+        try:
+            tree = ast.parse(text.strip(), mode="eval")
+        except SyntaxError as error:
+            problems.append(Diagnostic("import-expression", f"not an expression: {error.msg}", span,
+                                       "write the condition as a comparison, e.g. cost >= 1000"))
+            return text
+        rewrite = _Rewrite()
+        tree = rewrite.visit(tree)
+        for name, usage in _names(tree.body):
+            reads.setdefault(name, (span, set()))[1].update(usage)
+        return ast.unparse(tree) if rewrite.changed else text
+
+    def when(value: Any, path: tuple[Any, ...]) -> Any:
+        if isinstance(value, dict):
+            return {key: when(child, path + (key,)) for key, child in value.items()}
+        if isinstance(value, list):
+            return [when(child, path + (index,)) for index, child in enumerate(value)]
+        return expression(value, path) if isinstance(value, str) else value
+
+    translated = [replace(rule, when=when(rule.when, rule.path + ("when",))) for rule in rules]
+    return translated, reads
 
 
-def _expressions(when: Any, path: tuple[Any, ...]) -> Iterable[tuple[tuple[Any, ...], str]]:
-    if isinstance(when, dict):
-        for key, value in when.items():
-            yield from _expressions(value, path + (key,))
-    elif isinstance(when, list):
-        for index, value in enumerate(when):
-            yield from _expressions(value, path + (index,))
-    elif isinstance(when, str):
-        yield path, when
-    elif isinstance(when, bool):
-        return
+class _Rewrite(ast.NodeTransformer):
+    """Python idioms a rule list may use, in Rulebook's words: `s.lower()` as `lower(s)` (and
+    upper), `s.startswith('x')` and `s.endswith(('x', 'y'))` as `matches()` of an escaped
+    pattern, `x is None` as `not has(x)`, `x is not None` as `has(x)`."""
+
+    def __init__(self) -> None:
+        self.changed = False
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        func = node.func
+        if not isinstance(func, ast.Attribute) or node.keywords:
+            return node
+        if func.attr in ("lower", "upper") and not node.args:
+            return self._changed(ast.Call(ast.Name(func.attr, ast.Load()), [func.value], []))
+        if func.attr in ("startswith", "endswith") and len(node.args) == 1:
+            argument = node.args[0]
+            texts = argument.elts if isinstance(argument, ast.Tuple) else [argument]
+            if all(isinstance(text, ast.Constant) and isinstance(text.value, str) for text in texts):
+                import re
+
+                choices = "|".join(re.escape(text.value) for text in texts)  # type: ignore[attr-defined]
+                choices = f"(?:{choices})" if len(texts) > 1 else choices
+                pattern = "^" + choices if func.attr == "startswith" else choices + "$"
+                return self._changed(ast.Call(ast.Name("matches", ast.Load()), [func.value, ast.Constant(pattern)], []))
+        return node
+
+    def visit_Compare(self, node: ast.Compare) -> ast.AST:
+        self.generic_visit(node)
+        right = node.comparators[0] if len(node.ops) == 1 else None
+        if not (isinstance(right, ast.Constant) and right.value is None and _dotted(node.left)):
+            return node
+        has = ast.Call(ast.Name("has", ast.Load()), [node.left], [])
+        if isinstance(node.ops[0], (ast.IsNot, ast.NotEq)):
+            return self._changed(has)
+        if isinstance(node.ops[0], (ast.Is, ast.Eq)):
+            return self._changed(ast.UnaryOp(ast.Not(), has))
+        return node
+
+    def _changed(self, node: ast.AST) -> ast.AST:
+        self.changed = True
+        return node
 
 
 def _dotted(node: ast.AST) -> str | None:

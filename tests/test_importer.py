@@ -159,3 +159,22 @@ def test_a_rule_list_given_as_a_policy_points_to_import(write: Any) -> None:
                              f"another engine: 'rulebook import {rules}' translates it\nTry 'rulebook --help' for help.\n")
     checked = run("validate", str(rules))
     assert f"hint: a rule list written for another engine? 'rulebook import {rules}' translates it" in checked.stdout
+
+
+def test_python_idioms_are_written_in_rulebook_words() -> None:
+    text = """\
+rules:
+  - {id: a, outcome: x, when: "title.lower() == 'vpn' and code.startswith('INC')"}
+  - {id: b, outcome: x, when: "owner is None or team.endswith(('ops', 'sec.'))"}
+  - {id: c, outcome: x, when: "owner is not None and title.upper() != 'X'"}
+"""
+    translation = translate(text, "rules.yaml", [{"title": "VPN", "code": "INC1", "owner": "ann", "team": "netops"}])
+    rules = engine.loads(translation.text).classification.rules
+    assert [rule.when.text for rule in rules] == [
+        "lower(title) == 'vpn' and matches(code, '^INC')",
+        "not has(owner) or matches(team, '(?:ops|sec\\\\.)$')",
+        "has(owner) and upper(title) != 'X'"]
+    policy = engine.loads(translation.text)
+    items = [{"title": "vpn", "code": "INC7"}, {"title": "x", "code": "REQ1", "team": "dev"},
+             {"title": "x", "code": "REQ1", "owner": "ann", "team": "sec."}, {"title": "Y", "owner": "bo", "team": "dev"}]
+    assert [d.rule for d in policy.decide_many(items)] == ["a", "b", "b", "c"]
