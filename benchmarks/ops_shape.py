@@ -18,18 +18,14 @@ library's json). Medians of the rounds, ratios to the hand-written code; a markd
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import json
 import os
 import random
-import shlex
-import statistics
-import subprocess
 import sys
-import tempfile
-import time
 from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import shapes  # the timing shared with the other shapes, beside this script
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 POLICY = os.path.join(HERE, "ops-triage.yaml")
@@ -190,91 +186,19 @@ def by_hand(it: dict[str, Any]) -> tuple[str, str | None]:
     return "standard", None
 
 
-def pipe() -> None:
-    """The hand-written end-to-end baseline: JSONL items on stdin, decisions on stdout."""
-    try:
-        import orjson
-
-        loads, dumps = orjson.loads, orjson.dumps
-    except ImportError:
-        loads, dumps = json.loads, lambda value: json.dumps(value, separators=(",", ":")).encode()
-    write = sys.stdout.buffer.write
-    for line in sys.stdin.buffer:
-        it = loads(line)
-        outcome, rule = by_hand(it)
-        write(dumps({"id": it["id"], "outcome": outcome, "rule": rule}))
-        write(b"\n")
-
-
 # -- measuring -----------------------------------------------------------------------------------
 
 
-def timed(run: Any) -> float:
-    start = time.perf_counter()
-    run()
-    return time.perf_counter() - start
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--items", type=int, default=100_000)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--rulebook", default="rulebook", help="the rulebook command to time end to end (words as a shell splits them)")
-    parser.add_argument("--pipe", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = shapes.arguments(__doc__.split("\n\n")[0], 100_000, "how many items to generate").parse_args()
     if args.pipe:
-        return pipe()
-    import gc
-
-    import engine
-
+        return shapes.pipe(by_hand)
     r = random.Random(1234)
     items = [item(r, number) for number in range(args.items)]
-    policy = engine.load(POLICY)
-    for it, verdict in zip(items, policy.decide_many(items)):
-        if (verdict.outcome, verdict.rule) != by_hand(it):
-            sys.exit(f"disagreement on {it['id']}: rulebook {tuple(verdict)}, by hand {by_hand(it)}")
     lacking = sum(1 for it in items if not ("due_date" in it and "cost_estimate" in it and "team" in it
                                             and "name" in it.get("service", _EMPTY)))
-
-    in_process = {
-        "hand-written if-chain": lambda: [by_hand(it) for it in items],
-        "`policy.decide_many(items)`": lambda: policy.decide_many(items),
-        "`policy.decide(item)` per item": lambda: [policy.decide(it) for it in items],
-        "`policy.classify(item, trace=True)` per item": lambda: [policy.classify(it, trace=True) for it in items],
-    }
-    with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, "items.jsonl")
-        with open(path, "w") as handle:
-            handle.writelines(json.dumps(it, separators=(",", ":")) + "\n" for it in items)
-
-        def run(command: list[str]) -> None:
-            with open(path, "rb") as source:
-                subprocess.run(command, stdin=source, stdout=subprocess.DEVNULL, check=True)
-
-        end_to_end = {
-            "hand-written script": lambda: run([sys.executable, os.path.abspath(__file__), "--pipe"]),
-            "`rulebook classify - --format jsonl`": lambda: run([*shlex.split(args.rulebook), "classify", "-", "--policy",
-                                                                 POLICY, "--format", "jsonl", "--quiet"]),
-        }
-        times: dict[str, list[float]] = {name: [] for name in [*in_process, *end_to_end]}
-        for _ in range(args.rounds):
-            for name, work in [*in_process.items(), *end_to_end.items()]:
-                gc.collect()
-                times[name].append(timed(work))
-
-    median = {name: statistics.median(values) for name, values in times.items()}
-    print(f"# A second shape: ops-triage.yaml ({time.strftime('%Y-%m-%dT%H:%MZ', time.gmtime())})\n")
-    print(f"{args.items:,} items, {lacking / args.items:.0%} lacking some optional field; every decision equal to "
-          f"the hand-written one. Median of {args.rounds} rounds; ratio: the hand-written time over this one.\n")
-    print("| in process | items/s | ratio |\n|---|---|---|")
-    hand = median["hand-written if-chain"]
-    for name in in_process:
-        print(f"| {name} | {args.items / median[name]:,.0f} | {hand / median[name]:.2f}x |")
-    print("\n| end to end, JSONL file in and out | seconds | ratio |\n|---|---|---|")
-    script = median["hand-written script"]
-    for name in end_to_end:
-        print(f"| {name} | {median[name]:.3f} | {script / median[name]:.2f}x |")
+    shapes.measure("A second shape: ops-triage.yaml", POLICY, items, by_hand, os.path.abspath(__file__), args.rulebook,
+                   args.rounds, f"{lacking / args.items:.0%} lacking some optional field")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Reproduces the speed figures of README.md, "Speed": the shared benchmark with Rulebook as a
 # contestant (in process and end to end), then start-up, memory and --jobs, then a second
-# shape of policy and items (nested fields, optional inputs, lists, dates: ops_shape.py).
+# shape of policy and items (nested fields, optional inputs, lists, dates: ops_shape.py) and a
+# third (real ServiceNow events from ../shared/data: events_shape.py).
 # A harness holding another policy (its policies/reference.yaml, its own items and hand-written
 # baseline) runs as well: Rulebook's policy is then translated from it with `rulebook import`.
 #
@@ -65,3 +66,4 @@ cli="rulebook=.venv/bin/rulebook classify - --policy $policy --format jsonl --qu
 .venv/bin/python "$here/resources.py" --rulebook .venv/bin/rulebook --python .venv/bin/python \
   --policy "$policy" --items data/items_1m.jsonl | tee results/rulebook-resources.md
 .venv/bin/python "$here/ops_shape.py" --rulebook .venv/bin/rulebook | tee results/rulebook-ops-shape.md
+.venv/bin/python "$here/events_shape.py" --rulebook .venv/bin/rulebook | tee results/rulebook-events-shape.md
