@@ -10,8 +10,10 @@
 * memory: peak resident set size of classifying every item of --items (streamed), read with
   `/usr/bin/time -v` when it exists, else from the operating system's accounting of the child,
   with the policy cache warm and off;
-* --jobs: wall time for --items with one process and with two, median of 3 each, their ratio,
-  and whether the outputs are the same bytes; with the policy cache warm and off.
+* --jobs: wall time for --items with one process and with two, one right after the other in
+  each of --rounds rounds, the medians and their ratio, and the median of the rounds' own
+  ratios (less moved by a shared machine's load drifting between rounds); whether the outputs
+  are the same bytes; with the policy cache warm and off.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ def main() -> None:
     parser.add_argument("--python", default=sys.executable, help="the interpreter rulebook runs on")
     parser.add_argument("--policy", default=None, help="policy for the runs (default: the shipped ones)")
     parser.add_argument("--runs", type=int, default=15, help="start-up runs of each command")
+    parser.add_argument("--rounds", type=int, default=5, help="--jobs 1 and --jobs 2 runs of each cache mode")
     args = parser.parse_args()
     policy = ["--policy", args.policy] if args.policy else []
     classify = [args.rulebook, "classify", "-", *policy, "--format", "jsonl", "--quiet"]
@@ -85,8 +88,8 @@ def main() -> None:
         rss, how = peak_rss_mb(classify, args.items, cache)
         cold_rss, _ = peak_rss_mb(classify, args.items)
         outputs = set()
-        times: dict[tuple[int, str | None], list[float]] = {(jobs, where): [] for jobs in (1, 2) for where in (cache, None)}
-        for _ in range(3):
+        times: dict[tuple[int, str | None], list[float]] = {(jobs, where): [] for where in (cache, None) for jobs in (1, 2)}
+        for _ in range(args.rounds):
             for jobs, where in times:
                 out = os.path.join(tmp, f"out{jobs}.jsonl")
                 times[jobs, where].append(wall(classify + ["--jobs", str(jobs)], stdin=args.items, stdout=out,
@@ -106,9 +109,11 @@ def main() -> None:
     print(f"| peak RSS, {count:,} items streamed ({how}), cache warm / off | {rss:.1f} MB / {cold_rss:.1f} MB |")
     for where, said in ((cache, "warm"), (None, "off")):
         one_job, two_jobs = jobs_time[1, where], jobs_time[2, where]
-        print(f"| wall, {count:,} items, --jobs 1 / --jobs 2, cache {said} (median of 3) | {one_job:.2f} s / "
+        paired = statistics.median(one / two for one, two in zip(times[1, where], times[2, where]))
+        print(f"| wall, {count:,} items, --jobs 1 / --jobs 2, cache {said} (median of {args.rounds}) | {one_job:.2f} s / "
               f"{two_jobs:.2f} s ({count / two_jobs:,.0f} items/s) |")
-        print(f"| --jobs 2 speed-up, cache {said} | {one_job / two_jobs:.2f}x |")
+        print(f"| --jobs 2 speed-up, cache {said}: of the medians; same-round (median) | {one_job / two_jobs:.2f}x; "
+              f"{paired:.2f}x |")
     print(f"| outputs of all the --jobs runs identical | {'yes' if len(outputs) == 1 else 'NO'} |")
 
 
