@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import engine
 from engine.errors import PolicyError
@@ -178,3 +180,36 @@ rules:
     items = [{"title": "vpn", "code": "INC7"}, {"title": "x", "code": "REQ1", "team": "dev"},
              {"title": "x", "code": "REQ1", "owner": "ann", "team": "sec."}, {"title": "Y", "owner": "bo", "team": "dev"}]
     assert [d.rule for d in policy.decide_many(items)] == ["a", "b", "b", "c"]
+
+
+# -- any rule list of Python-like comparisons decides as Python reads it ---------------------------
+
+FIELDS = {"count": st.integers(0, 12), "cost": st.floats(0, 1000, allow_nan=False), "name": st.sampled_from(["vpn", "VPN", "mail", ""]),
+          "funded": st.booleans(), "tags": st.lists(st.sampled_from(["vip", "legacy"]), max_size=2)}
+comparisons = st.one_of(
+    st.builds("{} {} {}".format, st.sampled_from(["count", "cost", "count * 2", "cost - count", "len(name)"]),
+              st.sampled_from(["<", "<=", ">", ">=", "==", "!="]), st.sampled_from(["0", "3", "7.5", "count"])),
+    st.builds("name {} 'vpn'".format, st.sampled_from(["==", "!="])),
+    st.builds("name {} {}".format, st.sampled_from(["in", "not in"]), st.sampled_from(["('vpn', 'mail')", "['VPN']"])),
+    st.sampled_from(["funded", "not funded", "'vip' in tags", "name.lower() == 'vpn'", "name.startswith('V')",
+                     "name.endswith(('il', 'pn'))", "len(tags) >= 1"]),
+)
+python_conditions = st.recursive(comparisons, lambda inner: st.one_of(
+    st.builds("({} and {})".format, inner, inner), st.builds("({} or {})".format, inner, inner),
+    st.builds("(not {})".format, inner)), max_leaves=4)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(conditions=st.lists(python_conditions, min_size=1, max_size=4), samples=st.lists(st.fixed_dictionaries(FIELDS),
+                                                                                         min_size=1, max_size=12))
+def test_a_translated_rule_list_decides_as_python_reads_it(conditions: list[str], samples: list[dict[str, Any]]) -> None:
+    rules = "".join(f"  - id: r{number}\n    outcome: o{number % 2}\n    when: {json.dumps(condition)}\n"
+                    for number, condition in enumerate(conditions, start=1))
+    every_field = {"count": 1, "cost": 1.5, "name": "x", "funded": True, "tags": ["vip"]}  # the types, whatever is drawn
+    policy = engine.loads(translate("strategy: first_match\ndefault: none\nrules:\n" + rules, "rules.yaml",
+                                    [every_field]).text)
+    items = [{"id": number, **sample} for number, sample in enumerate(samples)]
+    for item, verdict in zip(items, policy.decide_many(items)):
+        fired = [number for number, condition in enumerate(conditions, start=1)
+                 if eval(condition, {"__builtins__": {"len": len}}, dict(item))]  # noqa: S307 - the test's own grammar
+        assert (verdict.outcome, verdict.rule) == ((f"o{fired[0] % 2}", f"r{fired[0]}") if fired else ("none", None)), item
