@@ -320,6 +320,20 @@ def test_conditions_over_absent_inputs_decide_as_the_careful_path_decides(condit
         assert batched is expected and classifier.decide(full) is expected
 
 
+@pytest.mark.parametrize("labels", [[], ["a"], ["a", "b", "c"], [None], [1], ["a", 2], ["a", ["b"]], "abc", ("a",),
+                                    {"a": 1}, [True]])
+def test_a_list_of_text_is_checked_element_by_element(labels: Any) -> None:
+    policy = engine.loads(HEADER.replace(INPUTS, "inputs:\n  labels: {type: array, items: {type: string}}\n")
+                          + "hit: first\ndefault: a\nrules:\n  - {id: r1, outcome: b, when: \"'a' in labels\"}\n")
+    classifier = policy.classifier
+    item = {"id": 1, "labels": labels}
+    check_agreement(classifier, item)
+    (batched,) = classifier.decide_many([item])
+    accepted = isinstance(labels, list) and all(isinstance(label, str) for label in labels)
+    assert (getattr(batched, "error", None) is None) == accepted
+    assert not accepted or batched.rule == ("r1" if "a" in labels else None)
+
+
 BIG = 2**53 + 1  # the first whole number a float cannot hold
 
 
