@@ -29,6 +29,9 @@ HIT_NAMES = {
     "priority": "priority", "unique": "unique", "collect": "collect", "all": "collect", "all_matches": "collect",
     "rule_order": "first", "ordered": "first",
 }
+# the words rule lists use for a rule's parts, Rulebook's own first
+_OUTCOME_KEYS = ("outcome", "then", "result")
+_WHEN_KEYS = ("when", "condition", "if")
 _BECAUSE_KEYS = ("because", "description", "reason")
 _CONSTANT_NAMES = {"True", "False", "None", "true", "false", "null"}
 
@@ -97,6 +100,7 @@ class _Rule:
     because: str | None
     priority: Any
     path: tuple[Any, ...]  # where the rule is in the document
+    when_key: str = "when"  # the key its condition is written under
 
 
 def _rules(document: Document) -> tuple[list[_Rule], list[Diagnostic]]:
@@ -111,14 +115,16 @@ def _rules(document: Document) -> tuple[list[_Rule], list[Diagnostic]]:
         if not isinstance(rule, dict):
             problems.append(Diagnostic("import-rule", "a rule must be a mapping", document.value_span(path)))
             continue
-        missing = [key for key in ("outcome", "when") if rule.get(key) in (None, "")]
-        if missing:
+        outcome, when = (next((key for key in keys if rule.get(key) not in (None, "")), None)
+                         for keys in (_OUTCOME_KEYS, _WHEN_KEYS))
+        missing = [word for word, key in (("outcome", outcome), ("when", when)) if key is None]
+        if outcome is None or when is None:
             problems.append(Diagnostic("import-rule", f"this rule has no {' and no '.join(missing)}",
                                        document.value_span(path), "every rule needs an outcome and a 'when' expression"))
             continue
         because = next((str(rule[key]) for key in _BECAUSE_KEYS if rule.get(key) not in (None, "")), None)
-        rules.append(_Rule(str(rule.get("id", f"r{index + 1}")), str(rule["outcome"]), rule["when"], because,
-                           rule.get("priority"), path))
+        rules.append(_Rule(str(rule.get("id", f"r{index + 1}")), str(rule[outcome]), rule[when], because,
+                           rule.get("priority"), path, when))
     return rules, problems
 
 
@@ -162,7 +168,7 @@ def _reads(document: Document, rules: list[_Rule],
             return [when(child, path + (index,)) for index, child in enumerate(value)]
         return expression(value, path) if isinstance(value, str) else value
 
-    translated = [replace(rule, when=when(rule.when, rule.path + ("when",))) for rule in rules]
+    translated = [replace(rule, when=when(rule.when, rule.path + (rule.when_key,))) for rule in rules]
     return translated, reads
 
 
@@ -372,7 +378,7 @@ def _policy_text(document: Document, rules: list[_Rule], inputs: list[ImportedIn
             lines.append(f"    because: {_scalar(rule.because)}")
         if hit == "priority" and rule.priority is not None:
             lines.append(f"    priority: {_scalar(rule.priority)}")
-        rule_lines.append((start, len(lines), document.value_span(rule.path + ("when",))))
+        rule_lines.append((start, len(lines), document.value_span(rule.path + (rule.when_key,))))
     return "\n".join(lines) + "\n", rule_lines
 
 

@@ -213,3 +213,13 @@ def test_a_translated_rule_list_decides_as_python_reads_it(conditions: list[str]
         fired = [number for number, condition in enumerate(conditions, start=1)
                  if eval(condition, {"__builtins__": {"len": len}}, dict(item))]  # the test's own grammar, no builtins but len
         assert (verdict.outcome, verdict.rule) == ((f"o{fired[0] % 2}", f"r{fired[0]}") if fired else ("none", None)), item
+
+
+def test_rules_may_name_their_parts_as_other_engines_do() -> None:
+    text = "rules:\n  - {id: a, then: big, condition: cost > 10}\n  - {id: b, result: small, if: cost <= 10}\n"
+    policy = engine.loads(translate(text, "rules.yaml", [{"cost": 1}]).text)
+    assert [(rule.id, rule.outcome, rule.when.text) for rule in policy.classification.rules] == [
+        ("a", "big", "cost > 10"), ("b", "small", "cost <= 10")]
+    with pytest.raises(PolicyError) as raised:
+        translate("rules:\n  - {id: a, then: big, condition: 'cost >'}\n", "rules.yaml", [{"cost": 1}])
+    assert str(raised.value.diagnostics[0].span) == "rules.yaml:2:35"
