@@ -653,12 +653,12 @@ def test_command(paths: tuple[str, ...], min_coverage: float | None, junit_path:
 def import_command(rule_list: str, items_path: str | None, sample: int, output: str | None) -> None:
     """Translate a plain rule list from another engine into a Rulebook policy.
 
-    FILE is YAML with 'rules:', each rule with an id, an outcome and a 'when' expression,
-    tried in order ('strategy: first_match'; also priority, unique, collect), and
-    optionally a 'default' outcome (a name, or {outcome: ...}). The rules are kept as they
-    are, but for a few Python idioms put in Rulebook's words (s.lower() as lower(s),
-    s.startswith('x') as matches(s, '^x'), x is None as not has(x)); every name their
-    expressions read becomes a declared input, typed by the values
+    FILE is YAML with 'rules:', each rule with an id, an outcome (or 'then') and a 'when'
+    expression (or 'condition', 'if'), tried in order ('strategy: first_match'; also
+    priority, unique, collect), and optionally a 'default' outcome (a name, or {outcome:
+    ...}). The rules are kept as they are, but for a few Python idioms put in Rulebook's
+    words (s.lower() as lower(s), s.startswith('x') as matches(s, '^x'), x is None as not
+    has(x)); every name their expressions read becomes a declared input, typed by the values
     the sample items hold for it (without samples, by the constants the rules compare it
     with). The translation is checked as any policy is before it is written. Read it
     before use: enums, bounds and defaults are yours to add.
