@@ -68,7 +68,7 @@ def translate(text: str, file: str, samples: Iterable[Any] = (), *, text_values:
         raise PolicyError([Diagnostic("import-shape", "expected one YAML mapping holding a list of rules", where,
                                       "a rule list has 'rules:' with an id, an outcome and a 'when' for each")])
     document = documents[0]
-    if "rulebook" in document.data or "kind" in document.data:
+    if "rulebook" in document.data or document.data.get("kind") in ("classification", "gates", "tests"):
         raise PolicyError([Diagnostic("import-shape", "this is a Rulebook policy already", document.key_span(
             ("rulebook",) if "rulebook" in document.data else ("kind",)), "check it with: rulebook validate FILE")])
     rules, problems = _rules(document)
@@ -80,9 +80,10 @@ def translate(text: str, file: str, samples: Iterable[Any] = (), *, text_values:
     hit = _hit(document, problems)
     if problems:
         raise PolicyError(_in_order(problems))
-    policy_text, rule_lines = _policy_text(document, rules, [spec for spec in inputs if spec is not None], hit, len(samples))
+    declared = tuple(spec for spec in inputs if spec is not None)
+    policy_text, rule_lines = _policy_text(document, rules, declared, hit, len(samples))
     _check(policy_text, file, rule_lines)
-    return Translation(policy_text, tuple(spec for spec in inputs if spec is not None), len(samples))
+    return Translation(policy_text, declared, len(samples))
 
 
 def _in_order(problems: list[Diagnostic]) -> list[Diagnostic]:
@@ -344,7 +345,7 @@ def _scalar(value: Any) -> str:
     return text.removesuffix("\n").removesuffix("\n...")
 
 
-def _policy_text(document: Document, rules: list[_Rule], inputs: list[ImportedInput], hit: str,
+def _policy_text(document: Document, rules: list[_Rule], inputs: tuple[ImportedInput, ...], hit: str,
                  samples: int) -> tuple[str, list[tuple[int, int, Span]]]:
     data = document.data
     source = os.path.basename(document.file)
