@@ -399,7 +399,7 @@ class _Checker:
         return self.reference(node, node.id)
 
     def visit_Attribute(self, node: ast.Attribute) -> Type:
-        dotted = _dotted(node)
+        dotted = dotted_name(node)
         if dotted is None:
             raise self.fatal(node, "forbidden-syntax", "attribute access is not allowed",
                              "fields of inputs are written as dotted names, e.g. service.criticality")
@@ -674,7 +674,7 @@ class _Checker:
 
     def check_has(self, node: ast.Call) -> Type:
         (argument,) = node.args
-        dotted = argument.value if isinstance(argument, ast.Constant) and isinstance(argument.value, str) else _dotted(argument)
+        dotted = argument.value if isinstance(argument, ast.Constant) and isinstance(argument.value, str) else dotted_name(argument)
         if dotted is None:
             self.problem(argument, "wrong-arguments", "has() takes the name of a field", "usage: has(field)")
             return BOOLEAN
@@ -711,7 +711,7 @@ def _arity(spec: FunctionSpec) -> str:
     return f"{spec.min_args} or {spec.max_args} arguments"
 
 
-def _dotted(node: ast.AST) -> str | None:
+def dotted_name(node: ast.AST) -> str | None:
     """`a.b.c` for a chain of attribute accesses on a name, else None."""
     parts: list[str] = []
     while isinstance(node, ast.Attribute):

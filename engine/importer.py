@@ -19,8 +19,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .errors import Diagnostic, PolicyError, Span
-from .expressions import FUNCTIONS
-from .inputs import ABSENT, lookup
+from .expressions import FUNCTIONS, dotted_name
+from .inputs import ABSENT, FALSE_WORDS, TRUE_WORDS, lookup
 from .loader import Document, parse_documents
 
 # how other engines name the order in which rules decide, as Rulebook's `hit`
@@ -203,7 +203,7 @@ class _Rewrite(ast.NodeTransformer):
     def visit_Compare(self, node: ast.Compare) -> ast.AST:
         self.generic_visit(node)
         right = node.comparators[0] if len(node.ops) == 1 else None
-        if not (isinstance(right, ast.Constant) and right.value is None and _dotted(node.left)):
+        if not (isinstance(right, ast.Constant) and right.value is None and dotted_name(node.left)):
             return node
         has = ast.Call(ast.Name("has", ast.Load()), [node.left], [])
         if isinstance(node.ops[0], (ast.IsNot, ast.NotEq)):
@@ -215,15 +215,6 @@ class _Rewrite(ast.NodeTransformer):
     def _changed(self, node: ast.AST) -> ast.AST:
         self.changed = True
         return node
-
-
-def _dotted(node: ast.AST) -> str | None:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        parent = _dotted(node.value)
-        return f"{parent}.{node.attr}" if parent else None
-    return None
 
 
 def _names(tree: ast.AST) -> Iterable[tuple[str, set[str]]]:
@@ -252,7 +243,7 @@ def _names(tree: ast.AST) -> Iterable[tuple[str, set[str]]]:
             continue
         if isinstance(node, ast.Call):
             skip.add(id(node.func))
-        name = _dotted(node) if isinstance(node, (ast.Name, ast.Attribute)) else None
+        name = dotted_name(node) if isinstance(node, (ast.Name, ast.Attribute)) else None
         if name is None:
             continue
         for part in ast.walk(node):
@@ -290,8 +281,12 @@ def _kind(value: Any, text_values: bool) -> str | None:
     return None
 
 
+# the words the checker reads as booleans in text, but for digits, which read as numbers here
+_BOOLEAN_WORDS = (TRUE_WORDS | FALSE_WORDS) - {"1", "0"}
+
+
 def _text_kind(text: str) -> str:
-    if text.lower() in ("true", "false"):
+    if text.lower() in _BOOLEAN_WORDS:
         return "boolean"
     for convert, kind in ((int, "integer"), (float, "number")):
         try:
