@@ -32,12 +32,12 @@ def contestants():
         return [classify(item, trace=True) for item in items]
 
     def explained(items):
-        from engine.explain import decision_trace_record
+        from engine.explain import decision_trace_json
 
         out = []
         for item in items:
             decision = classify(item, trace=True)
-            decision_trace_record(decision)  # the trace as `classify --explain` writes it
+            decision_trace_json(decision)  # the trace's JSON, as `classify --explain` writes it
             out.append(decision)
         return out
 
@@ -49,5 +49,5 @@ def contestants():
         Contestant("rulebook_trace", "Rulebook: classify(item, trace=True)", version, traced,
                    "records every condition's value and the checked inputs"),
         Contestant("rulebook_explain", "Rulebook: classify with trace, rendered as --explain", version, explained,
-                   "builds the JSON trace of every item"),
+                   "writes the JSON trace of every item"),
     ]

@@ -136,12 +136,13 @@ class Rejection(Record, gc=False, frozen=True):
 
 
 # -- traces ---------------------------------------------------------------------------------------
+# Records built in C, as decisions are: a trace is a few dozen of them, made for each item of
+# a stream explained in full; each is a tree, so none takes part in a reference cycle.
 
 TRUE, FALSE, UNKNOWN_WORD, SKIPPED = "true", "false", "unknown", "skipped"
 
 
-@dataclass(frozen=True, slots=True)
-class FieldValue:
+class FieldValue(Record, frozen=True, gc=False):
     """An input a condition read: its value, and whether the item, a default or nobody gave it."""
 
     name: str
@@ -149,8 +150,7 @@ class FieldValue:
     source: str  # "item" | "default" | "missing"
 
 
-@dataclass(frozen=True, slots=True)
-class ConditionTrace:
+class ConditionTrace(Record, frozen=True, gc=False):
     condition: Condition
     result: str  # "true" | "false" | "unknown" | "skipped"
     children: tuple[ConditionTrace, ...]
@@ -171,8 +171,7 @@ class ConditionTrace:
             yield from child.walk()
 
 
-@dataclass(frozen=True, slots=True)
-class RuleTrace:
+class RuleTrace(Record, frozen=True, gc=False):
     rule: Rule
     result: str  # "true" | "false" | "unknown"
     condition: ConditionTrace
@@ -182,8 +181,7 @@ class RuleTrace:
         return self.result == TRUE
 
 
-@dataclass(frozen=True, slots=True)
-class Trace:
+class Trace(Record, frozen=True, gc=False):
     """Why the decision came out as it did: the rules considered, in the order they were tried."""
 
     hit: str
@@ -200,6 +198,21 @@ class Trace:
                 if name not in found:
                     found.append(name)
         return tuple(found)
+
+
+_NONE: frozenset[str] = frozenset()
+
+
+def _picker(numbers: tuple[int, ...]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    """A function picking the values at `numbers` out of a tuple, as a tuple."""
+    from operator import itemgetter
+
+    if not numbers:
+        return lambda values: ()
+    if len(numbers) == 1:
+        single = itemgetter(numbers[0])
+        return lambda values: (single(values),)
+    return itemgetter(*numbers)
 
 
 def _word(value: Any) -> str:
@@ -240,6 +253,12 @@ class Classifier:
         ]
         self._combined: dict[tuple[int, ...], Verdict] = {}
         self._optional_reads = optional_reads(policy)  # where one is absent, conditions are unknown
+        # the values of those inputs among the values the fast form recorded, as a tuple
+        self._optional_values = _picker(self._optional_reads)
+        # for _checked_from: the inputs' names, and the paths of those with defaults
+        self._input_names = tuple(spec.name for spec in policy.inputs)
+        self._all_inputs = frozenset(self._input_names)
+        self._defaulted_paths = tuple((spec.name, spec.path) for spec in policy.inputs if spec.has_default)
         self._declines = 0  # items the first forms handed on (see _note_decline)
         self.forms = generate(policy, self.verdicts, self.verdict, self._careful_decision, declined=self._declined)
         # decide(item) -> the verdict; raises ItemError if the item cannot be decided. It is the
@@ -329,7 +348,7 @@ class Classifier:
     def record(self, result: Decision | Rejection, trace: bool) -> dict[str, Any]:
         from .render import record
 
-        return record(result, trace)
+        return record(result, trace, encoded_trace=True)  # only the stream's writers read it
 
     def label(self, result: Decision | Rejection) -> Any:
         return None if isinstance(result, Rejection) else result.outcome
@@ -436,7 +455,8 @@ class Classifier:
         if isinstance(recorded, tuple):
             return recorded[1], recorded[2]
         values = astuple(recorded)[1:1 + len(self.policy.inputs)]
-        if any(values[number] is None or values[number] is ABSENT for number in self._optional_reads):
+        optional = self._optional_values(values)
+        if None in optional or ABSENT in optional:
             # the replay is two-valued; unknowns (and which nodes they leave evaluated) are the
             # careful path's, which decides as the fast form did, so only the nodes are taken
             _, nodes, checked = self.careful(item)
@@ -445,46 +465,61 @@ class Classifier:
 
     def _checked_from(self, item: Any, values: tuple[Any, ...]) -> CheckedItem:
         """The checked inputs of an item the fast form accepted, from the values it read."""
-        found: dict[str, Any] = {}
-        present: set[str] = set()
-        defaulted: set[str] = set()
-        for spec, value in zip(self.policy.inputs, values):
-            if value is ABSENT or value is None:  # the fast form reads an absent flat input as None
-                continue
-            found[spec.name] = value
-            (defaulted if lookup(item, spec.path) is ABSENT else present).add(spec.name)
-        return CheckedItem(found, frozenset(present), frozenset(defaulted))
+        names = self._input_names
+        if None in values or ABSENT in values:  # the fast form reads an absent flat input as None
+            found = {name: value for name, value in zip(names, values) if value is not None and value is not ABSENT}
+        else:
+            found = dict(zip(names, values))
+        # only an input with a default can have a value the item did not give
+        defaulted = [name for name, path in self._defaulted_paths if name in found and lookup(item, path) is ABSENT]
+        if defaulted:
+            return CheckedItem(found, frozenset(found).difference(defaulted), frozenset(defaulted))
+        return CheckedItem(found, self._all_inputs if len(found) == len(names) else frozenset(found), _NONE)
 
     def _build_trace(self, verdict: Verdict, nodes: Any, checked: CheckedItem) -> Trace:
         considered: list[RuleTrace] = []
         not_considered: list[Rule] = []
+        fields = _Fields(checked)
         for rule in self.order:
             value = nodes[rule.when.node_id]
             if value is None:
                 not_considered.append(rule)
                 continue
-            considered.append(RuleTrace(rule, _word(value), self._condition_trace(rule.when, nodes, checked)))
-        inputs = tuple(_field(spec.name, checked) for spec in self.policy.inputs)
+            considered.append(RuleTrace(rule, _word(value), _trace_of(rule.when, nodes, fields)))
+        inputs = tuple(map(fields.__getitem__, self._input_names))
         return Trace(self.policy.hit, tuple(considered), tuple(not_considered), verdict.is_default, inputs)
-
-    def _condition_trace(self, condition: Condition, nodes: Any, checked: CheckedItem) -> ConditionTrace:
-        return condition_trace(condition, nodes, checked)
 
 
 def condition_trace(condition: Condition, nodes: Any, checked: CheckedItem) -> ConditionTrace:
     """The trace of a condition tree from the node values the interpreter recorded."""
-    children = tuple(condition_trace(child, nodes, checked) for child in condition.children)
+    return _trace_of(condition, nodes, _Fields(checked))
+
+
+def _trace_of(condition: Condition, nodes: Any, fields: _Fields) -> ConditionTrace:
+    children = tuple([_trace_of(child, nodes, fields) for child in condition.children]) if condition.children else ()
     reads: tuple[FieldValue, ...] = ()
     if condition.kind == "expr":
-        names = condition.expr.reads + tuple(n for n in condition.expr.presence if n not in condition.expr.reads)
-        reads = tuple(_field(name, checked) for name in names)
+        expr = condition.expr
+        names = expr.reads + tuple(n for n in expr.presence if n not in expr.reads) if expr.presence else expr.reads
+        reads = tuple(map(fields.__getitem__, names))
     return ConditionTrace(condition, _word(nodes[condition.node_id]), children, reads)
 
 
-def _field(name: str, checked: CheckedItem) -> FieldValue:
-    if name not in checked.values:
-        return FieldValue(name, None, "missing")
-    return FieldValue(name, checked.values[name], "default" if name in checked.defaulted else "item")
+class _Fields(dict):  # type: ignore[type-arg]
+    """Each input's FieldValue in one trace, made once however many conditions read it."""
+
+    def __init__(self, checked: CheckedItem):
+        super().__init__()
+        self.checked = checked
+
+    def __missing__(self, name: str) -> FieldValue:
+        checked = self.checked
+        if name not in checked.values:
+            field = FieldValue(name, None, "missing")
+        else:
+            field = FieldValue(name, checked.values[name], "default" if name in checked.defaulted else "item")
+        self[name] = field
+        return field
 
 
 def _names(names: tuple[str, ...]) -> str:

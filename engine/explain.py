@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import re
 import weakref
 from typing import Any
 
 from .evaluate import ConditionTrace, Decision, FieldValue, RuleTrace, Trace
 from .evaluate import _word as result_word
+from .inputs import CheckedItem
+from .jsonio import encode
 
 FORMATS = ("text", "markdown", "json")
 
@@ -60,10 +63,37 @@ def decision_trace_record(decision: Decision) -> dict[str, Any]:
     if recorded is None:
         return trace_record(decision.trace)
     classifier, nodes, checked = recorded
+    return _templates(classifier).record(decision.verdict.is_default, nodes, checked)
+
+
+def decision_trace_json(decision: Decision) -> bytes:
+    """The trace of a decision as compact JSON: the bytes `encode(decision_trace_record(decision))`
+    gives, which is what `classify --explain` writes after each record's `"trace":`.
+
+    A trace is several kilobytes for a few dozen values, and items of a stream share a few
+    hundred shapes (which conditions held, which inputs came from where), so each shape is
+    encoded once, with a mark for every value, and later items only fill the values in.
+    """
+    recorded = decision.recorded_evaluation()
+    if recorded is None:
+        return encode(trace_record(decision.trace))
+    classifier, nodes, checked = recorded
+    return _templates(classifier).json(decision.verdict.is_default, nodes, checked)
+
+
+def _templates(classifier: Any) -> _TraceTemplates:
     templates = _TEMPLATES.get(classifier)
     if templates is None:
         templates = _TEMPLATES[classifier] = _TraceTemplates(classifier.policy, classifier.order)
-    return templates.record(decision.verdict.is_default, nodes, checked)
+    return templates
+
+
+# an input's value in an encoded trace shape: "<mark><number of the input><mark>", written by
+# the encoder as it is (UTF-8, no escape), and found in no shape unless a policy's text holds it
+_MARK = "\ue000"
+_MARKED = re.compile(rb'"\xee\x80\x80(\d+)\xee\x80\x80"')
+_SHAPE_BYTES_KEPT = 8 << 20  # encoded shapes kept per policy; traces of shapes past them are encoded in full
+_PLAIN_TYPES = (str, int, float, bool, type(None))  # encoded as _json_value would leave them
 
 
 class _TraceTemplates:
@@ -88,6 +118,44 @@ class _TraceTemplates:
             (rule.when.node_id, {"rule": rule.id, "outcome": rule.outcome, "result": None, "source": rule.span.short}, rule.id)
             for rule in order
         ]
+        self.shapes: dict[Any, tuple[bytes, tuple[tuple[bytes, str], ...]]] = {}
+        self.shape_bytes = 0
+
+    def json(self, default_applied: bool, nodes: Any, checked: Any) -> bytes:
+        """`encode(self.record(...))`, from the encoded shape of the trace (see decision_trace_json)."""
+        values = checked.values
+        key = (default_applied, tuple(nodes), tuple(values), checked.defaulted)
+        try:
+            shape = self.shapes.get(key)
+        except TypeError:  # a condition's value that cannot be a key: no shape
+            return encode(self.record(default_applied, nodes, checked))
+        if shape is None:
+            shape = self.shape(default_applied, nodes, checked)
+            if shape is None or self.shape_bytes + len(shape[0]) > _SHAPE_BYTES_KEPT:
+                return encode(self.record(default_applied, nodes, checked))
+            self.shapes[key] = shape
+            self.shape_bytes += len(shape[0])
+        layout, names = shape
+        filled = {}
+        for mark, name in names:
+            value = values[name]
+            filled[mark] = encode(value if type(value) in _PLAIN_TYPES else _json_value(value))
+        return layout % filled
+
+    def shape(self, default_applied: bool, nodes: Any, checked: Any) -> tuple[bytes, tuple[tuple[bytes, str], ...]] | None:
+        """The trace encoded with a mark for each value, as a %-layout of named holes, and the
+        inputs behind the holes; None if a mark is found where no value was put."""
+        numbers = {name: str(number) for number, name in enumerate(self.inputs)}
+        marked = CheckedItem({name: f"{_MARK}{numbers[name]}{_MARK}" for name in checked.values if name in numbers},
+                             checked.present, checked.defaulted)
+        encoded = encode(self.record(default_applied, nodes, marked))
+        parts = _MARKED.split(encoded.replace(b"%", b"%%"))
+        if any(_MARK.encode() in part for part in parts[::2]):
+            return None
+        holes = parts[1::2]
+        names = {hole: self.inputs[int(hole)] for hole in holes}
+        layout = b"".join(part if index % 2 == 0 else b"%(" + part + b")s" for index, part in enumerate(parts))
+        return layout, tuple(names.items())
 
     def record(self, default_applied: bool, nodes: Any, checked: Any) -> dict[str, Any]:
         fields: dict[str, dict[str, Any]] = {}

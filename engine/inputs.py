@@ -13,10 +13,10 @@ from __future__ import annotations
 import datetime as _dt
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from .errors import did_you_mean
+from .jsonio import Record
 from .model import InputSpec
 from .sandbox import parse_date, parse_datetime, type_word_of
 from .schema import json_equal
@@ -39,8 +39,7 @@ class ValueProblem(ValueError):
     """Why one value does not fit its declared input."""
 
 
-@dataclass(frozen=True, slots=True)
-class CheckedItem:
+class CheckedItem(Record, frozen=True, gc=False):
     """The declared inputs of one item: values (defaults applied), and which the item carried."""
 
     values: dict[str, Any]  # missing inputs are absent

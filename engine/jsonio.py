@@ -18,6 +18,7 @@ import msgspec
 
 decode: Callable[[bytes | str], Any] = msgspec.json.Decoder().decode
 encode: Callable[[Any], bytes] = msgspec.json.Encoder(decimal_format="number").encode
+Raw: Any = msgspec.Raw  # JSON already encoded, which `encode` writes as it is
 UNSET: Any = msgspec.UNSET  # a record field the item did not carry
 Record = msgspec.Struct
 """Base of small result objects made by the million (decisions): built in C, and, declared with

@@ -113,6 +113,18 @@ def test_stream_trace_records_equal_the_trace_objects() -> None:
         assert decision_trace_record(decision) == trace_record(decision.trace)
 
 
+def test_traces_past_the_shapes_kept_are_encoded_in_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine import explain
+    from engine.jsonio import encode
+
+    monkeypatch.setattr(explain, "_SHAPE_BYTES_KEPT", 0)
+    policy = engine.load(str(ROOT / "policies"))
+    for item in [case[1] for case in CASES.values() if case[0] == "policies"]:
+        decision = policy.classify(item, trace=True)
+        assert explain.decision_trace_json(decision) == encode(explain.decision_trace_record(decision))
+    assert explain._templates(policy.classifier).shapes == {}
+
+
 # -- gate results ------------------------------------------------------------------------------------
 
 INITIATIVE = {"id": "INI-0301", "type": "idea", "estimated_cost": 140000, "requires_funding": True, "stage": "approval"}

@@ -66,6 +66,37 @@ def test_tracing_never_changes_a_decision(item: dict[str, Any]) -> None:
     assert (plain.outcome, plain.rule) == (traced.outcome, traced.rule)
 
 
+TRACED = [
+    policy_with(["count >= 3 and level == 'high'", "funded or cost > 100", "'vip' in tags and has(meta.flag)",
+                 "opened < '2024-01-01' or title == '50% off'"], "first"),
+    # a policy whose own text holds what marks a value in a shape has its traces encoded in full
+    policy_with(["count >= 3 or kind == 'problem'", "not funded and title != '\ue0003\ue000'", "level in ['low', 'high']"],
+                "collect"),
+]
+# values that look like the holes of an encoded shape must come out as themselves
+TITLES = st.sampled_from(["50% off", "%(0)s", "\ue0003\ue000", "VPN"])
+traced_items = st.fixed_dictionaries(
+    {"ticket": st.sampled_from(["T-1", "T-2"])},
+    optional={name: TITLES if name == "title" else values for name, values in VALID.items() if name != "ticket"},
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(item=traced_items)
+def test_an_encoded_trace_is_the_trace_record_encoded(item: dict[str, Any]) -> None:
+    """`classify --explain` writes each trace from the encoded shape of an earlier one, with the
+    item's values filled in: the bytes must be those of the trace's own record, every time."""
+    from engine.explain import decision_trace_json, decision_trace_record, trace_record
+    from engine.jsonio import encode
+
+    for policy in TRACED:
+        decision = policy.classify(item, trace=True)
+        expected = encode(decision_trace_record(decision))
+        assert expected == encode(trace_record(decision.trace))
+        assert decision_trace_json(decision) == expected  # the shape made, or found
+        assert decision_trace_json(decision) == expected  # the shape found
+
+
 @settings(max_examples=500, deadline=None)
 @given(text=st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40) | st.from_regex(
     r"[a-z_ ()\[\]'.,:=<>!+*/%-]{1,30}", fullmatch=True))
