@@ -45,6 +45,6 @@ class Annotator:
     def label(self, result: tuple[Any, Decision | Rejection]) -> Any:
         return self.classifier.label(result[1])
 
-    def jsonl_lane(self, id_field: str, careful_line: Any) -> None:
+    def jsonl_lane(self, id_field: str, careful_line: Any, trace: bool = False) -> None:
         """The classifier's fast lane writes decisions, not items: every item takes the general path."""
         return None

@@ -353,13 +353,14 @@ class Classifier:
     def label(self, result: Decision | Rejection) -> Any:
         return None if isinstance(result, Rejection) else result.outcome
 
-    def jsonl_lane(self, id_field: str, careful_line: Any) -> Any:
-        """The fast lane for JSON lines, when the policy's inputs allow one."""
+    def jsonl_lane(self, id_field: str, careful_line: Any, trace: bool = False) -> Any:
+        """The fast lane for JSON lines, when the policy's inputs allow one (with traces: the
+        lane of mappings, whose items the traces are read from)."""
         from .fastpath import JsonlLane, MappingLane, record_with_id
 
         record = None if self.forms.record_fields is None else record_with_id(self.forms.record_fields, id_field)
-        if self.forms.decide_record is None or record is None:
-            return MappingLane(self, id_field, careful_line)
+        if trace or self.forms.decide_record is None or record is None:
+            return MappingLane(self, id_field, careful_line, trace)
         return JsonlLane.of(self, *record, careful_line)
 
     def verdict(self, result: Any, unknown: tuple[str, ...] = ()) -> Verdict:

@@ -144,12 +144,15 @@ def record_with_id(fields: tuple[jsonio.RecordField, ...], id_field: str) -> tup
 
 class MappingLane(JsonlLane):
     """Classifies a JSONL stream of items of any shape: each line decoded into a mapping and
-    decided by the generated verdict form, which hands what it declines to the careful path."""
+    decided by the generated verdict form, which hands what it declines to the careful path;
+    with `trace`, by the traced form, and each record ends with the trace (as `--explain`)."""
 
-    def __init__(self, classifier: Classifier, id_field: str, careful_line: Callable[[bytes, int], tuple[bytes, Any] | None]):
+    def __init__(self, classifier: Classifier, id_field: str, careful_line: Callable[[bytes, int], tuple[bytes, Any] | None],
+                 trace: bool = False):
         self.classifier = classifier
         self.id_field = id_field
         self.careful_line = careful_line
+        self.trace = trace
         # verdicts are the classifier's own objects (one per rule, the default, each combination
         # `collect` met), so their ids are stable keys; each is held here too, so no id is reused
         self.tails: dict[int, bytes] = {}
@@ -157,7 +160,12 @@ class MappingLane(JsonlLane):
 
     def run(self, source: IO[bytes], out: IO[bytes], tally: Any, progress: Any = None, first_line: int = 1) -> None:
         decode, decide, encode, id_field = jsonio.decode, self.classifier.decide, jsonio.encode, self.id_field
-        tails = self.tails
+        tails, trace, classify = self.tails, self.trace, self.classifier.classify
+        batch = 3 * _FLUSH  # lines and parts of lines between writes: traces are kilobytes each
+        if trace:
+            from .explain import decision_trace_json
+
+            batch //= 16
         parts: list[bytes] = []
         append = parts.append
         results: list[int] = []
@@ -169,24 +177,34 @@ class MappingLane(JsonlLane):
                 if len(raw) > MAX_RECORD_BYTES:
                     raise ValueError("too long")
                 item = decode(raw)
-                verdict = decide(item)  # an item that is not a mapping fails here or at its id
+                if trace:
+                    decision = classify(item, trace=True)
+                    verdict = decision.verdict
+                else:
+                    verdict = decide(item)  # an item that is not a mapping fails here or at its id
                 key = id(verdict)
                 tail = tails.get(key)
                 if tail is None:
                     tail = self.remember(verdict)
+                item_id = encode(item.get(id_field))
+                if trace:  # its tail ends with `"trace":`
+                    tail = tail + decision_trace_json(decision) + b"}\n"
                 append(b'{"id":')
-                append(encode(item.get(id_field)))
+                append(item_id)
                 append(tail)
                 keep(key)
             except Exception:  # anything unusual: the general path decides, and explains
                 self.careful(raw, number, parts, tally)
-            if len(results) + len(parts) >= 3 * _FLUSH:
+            if len(results) + len(parts) >= batch:
                 self.flush(parts, results, out, tally, progress)
                 decide = self.classifier.decide  # the classifier may have put other forms first
         self.flush(parts, results, out, tally, None, last=True)
 
     def remember(self, verdict: Any) -> bytes:
-        tail = self.tails[id(verdict)] = record_tail(self.classifier, verdict)
+        tail = record_tail(self.classifier, verdict)
+        if self.trace:
+            tail = tail[:-len(b"}\n")] + b',"trace":'
+        self.tails[id(verdict)] = tail
         self.verdicts[id(verdict)] = verdict
         return tail
 

@@ -224,7 +224,7 @@ class Gater:
     def label(self, result: GateResult | Rejection) -> str | None:
         return None if isinstance(result, Rejection) else result.result
 
-    def jsonl_lane(self, id_field: str, careful_line: Any) -> None:
+    def jsonl_lane(self, id_field: str, careful_line: Any, trace: bool = False) -> None:
         """Gates have no separate fast lane: every item takes the general path."""
         return None
 

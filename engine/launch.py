@@ -409,10 +409,11 @@ class _CachedClassifier:
         self.policy_paths = policy_paths
         self.full: Any = None
 
-    def jsonl_lane(self, id_field: str, careful_line: Any) -> Any:
+    def jsonl_lane(self, id_field: str, careful_line: Any, trace: bool = False) -> Any:
         from .fastpath import JsonlLane
 
         assert id_field == "id", "the cached record holds the id of quick runs, which take no --id-field"
+        assert not trace, "quick runs take no --explain"
 
         return JsonlLane(self.decide_record, self.fields, self.id_attribute, careful_line, self.tail,
                          self.labels.__getitem__)

@@ -32,8 +32,8 @@ class Decider(Protocol):
     def label(self, result: Any) -> str | tuple[str, ...] | None:
         """What the summary counts the result as (an outcome); None for a rejection."""
 
-    def jsonl_lane(self, id_field: str, careful_line: Any) -> Any:
-        """A fast lane for JSON lines in and out (see fastpath.py), or None."""
+    def jsonl_lane(self, id_field: str, careful_line: Any, trace: bool = False) -> Any:
+        """A fast lane for JSON lines in and out (see fastpath.py), writing traces if asked, or None."""
 
 
 @dataclass
@@ -86,8 +86,8 @@ def run(decider: Decider, source: IO[bytes], input_format: str, output_format: s
     `lane_for`, when a caller runs many streams with one decider.
     """
     tally = Tally()
-    if lane is None and input_format == "jsonl" and output_format == "jsonl" and not trace:
-        lane = lane_for(decider, id_field)
+    if lane is None and input_format == "jsonl" and output_format == "jsonl":
+        lane = lane_for(decider, id_field, trace)
     try:
         if lane is not None:
             lane.run(source, out, tally, progress, first_line)
@@ -106,12 +106,13 @@ def run(decider: Decider, source: IO[bytes], input_format: str, output_format: s
     return tally
 
 
-def lane_for(decider: Decider, id_field: str) -> Any:
-    """The decider's fast lane for JSON lines in and out, or None."""
-    return decider.jsonl_lane(id_field, lambda raw, number: careful_line(decider, raw, number, id_field))
+def lane_for(decider: Decider, id_field: str, trace: bool = False) -> Any:
+    """The decider's fast lane for JSON lines in and out (with traces, if asked), or None."""
+    return decider.jsonl_lane(id_field, lambda raw, number: careful_line(decider, raw, number, id_field, trace), trace)
 
 
-def careful_line(decider: Decider, raw: bytes, number: int, id_field: str) -> tuple[bytes, Any] | None:
+def careful_line(decider: Decider, raw: bytes, number: int, id_field: str,
+                 trace: bool = False) -> tuple[bytes, Any] | None:
     """The JSONL output line of one input line through the general path, and its label;
     None for a blank line (which is not an item)."""
     from .items import jsonl_record
@@ -120,8 +121,8 @@ def careful_line(decider: Decider, raw: bytes, number: int, id_field: str) -> tu
     record = jsonl_record(raw, number)
     if record is None:
         return None
-    (result,) = results(decider, iter([record]), id_field)
-    return encode(decider.record(result, False)) + b"\n", decider.label(result)
+    (result,) = results(decider, iter([record]), id_field, trace)
+    return encode(decider.record(result, trace)) + b"\n", decider.label(result)
 
 
 _HEAP_KEPT = False
@@ -339,7 +340,7 @@ def _start_worker(make_decider: Any, id_field: str, trace: bool, fd: int | None 
     global _WORKER
     keep_buffers_in_heap()  # inherited where forked; a spawned worker sets it itself
     decider = _INHERITED if _INHERITED is not None else make_decider()
-    lane = None if trace else lane_for(decider, id_field)  # built once: it costs about a block's millisecond
+    lane = lane_for(decider, id_field, trace)  # built once: it costs about a block's millisecond
     _WORKER = (decider, id_field, trace, fd, turns, lane)
 
 

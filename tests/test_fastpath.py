@@ -51,7 +51,8 @@ def policy(hit: str = "first", default: bool = True) -> engine.Policy:
     return engine.loads(text)
 
 
-def both_paths(policy: engine.Policy, data: bytes, id_field: str = "id") -> tuple[tuple[bytes, Any], tuple[bytes, Any]]:
+def both_paths(policy: engine.Policy, data: bytes, id_field: str = "id",
+               trace: bool = False) -> tuple[tuple[bytes, Any], tuple[bytes, Any]]:
     classifier = policy.classifier
     outputs = []
     for with_lane in (True, False):
@@ -60,7 +61,7 @@ def both_paths(policy: engine.Policy, data: bytes, id_field: str = "id") -> tupl
             classifier.jsonl_lane = lambda *args: None  # type: ignore[method-assign]
         out = io.BytesIO()
         try:
-            tally = run(classifier, io.BytesIO(data), "jsonl", "jsonl", out, id_field=id_field)
+            tally = run(classifier, io.BytesIO(data), "jsonl", "jsonl", out, id_field=id_field, trace=trace)
         finally:
             classifier.jsonl_lane = lane  # type: ignore[method-assign]
         outputs.append((out.getvalue(), (tally.items, tally.rejected, dict(tally.labels))))
@@ -93,9 +94,9 @@ def lines(draw: Any) -> bytes:
 
 @settings(max_examples=200, deadline=None)
 @given(stream=st.lists(lines(), max_size=12), hit=st.sampled_from(["first", "priority", "unique", "collect"]),
-       default=st.booleans())
-def test_the_lane_writes_what_the_general_path_writes(stream: list[bytes], hit: str, default: bool) -> None:
-    fast, general = both_paths(policy(hit, default), b"\n".join(stream) + b"\n")
+       default=st.booleans(), trace=st.booleans())
+def test_the_lane_writes_what_the_general_path_writes(stream: list[bytes], hit: str, default: bool, trace: bool) -> None:
+    fast, general = both_paths(policy(hit, default), b"\n".join(stream) + b"\n", trace=trace)
     assert fast == general
 
 
@@ -203,9 +204,10 @@ def nested_lines(draw: Any) -> bytes:
        owner=st.sampled_from(["", "owner: object", "owner: {type: object, required: true}"]),
        opened=st.sampled_from(["date", "datetime", "{type: datetime, default: '2026-05-02T00:00:00Z'}",
                                "{type: datetime, required: true}"]),
-       record=st.booleans())
+       record=st.booleans(), trace=st.booleans())
 def test_policies_with_nested_listed_or_dated_inputs_take_a_lane_that_writes_what_the_general_path_writes(
-        stream: list[bytes], hit: str, default: bool, id_field: str, owner: str, opened: str, record: bool) -> None:
+        stream: list[bytes], hit: str, default: bool, id_field: str, owner: str, opened: str, record: bool,
+        trace: bool) -> None:
     text = NESTED_POLICY.replace("HIT", hit).replace("DEFAULT", "default: c" if default else "")
     text = text.replace("inputs:\n", f"inputs:\n  {owner}\n" if owner else "inputs:\n")
     text = text.replace("opened: date", f"opened: {opened}")
@@ -215,7 +217,7 @@ def test_policies_with_nested_listed_or_dated_inputs_take_a_lane_that_writes_wha
         text = text.replace("inputs:\n", "inputs:\n  grid: {type: array, items: {type: array}}\n")
     shaped = engine.loads(text)
     assert (shaped.classifier.forms.decide_record is not None) == record
-    fast, general = both_paths(shaped, b"\n".join(stream) + b"\n", id_field)
+    fast, general = both_paths(shaped, b"\n".join(stream) + b"\n", id_field, trace)
     assert fast == general
 
 
@@ -305,9 +307,10 @@ def test_lines_without_an_optional_input_are_decided_as_the_general_path_decides
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(conditions=st.lists(random_conditions(), min_size=1, max_size=4),
        hit=st.sampled_from(["first", "priority", "unique", "collect"]), samples=st.lists(random_items(), min_size=1, max_size=8),
-       nulls=st.lists(st.sampled_from(["count", "funded", "title", "tags", "opened", "meta", "level", "cost"]), max_size=2))
+       nulls=st.lists(st.sampled_from(["count", "funded", "title", "tags", "opened", "meta", "level", "cost"]), max_size=2),
+       trace=st.booleans())
 def test_random_policies_write_the_same_lines_on_the_lane_as_on_the_general_path(
-        conditions: list[str], hit: str, samples: list[dict[str, Any]], nulls: list[str]) -> None:
+        conditions: list[str], hit: str, samples: list[dict[str, Any]], nulls: list[str], trace: bool) -> None:
     try:
         shaped = policy_with(conditions, hit)
     except PolicyError:
@@ -315,5 +318,5 @@ def test_random_policies_write_the_same_lines_on_the_lane_as_on_the_general_path
         return
     for item in samples[::2]:
         item.update(dict.fromkeys(nulls))  # null counts as absent
-    fast, general = both_paths(shaped, b"".join(json.dumps(item).encode() + b"\n" for item in samples))
+    fast, general = both_paths(shaped, b"".join(json.dumps(item).encode() + b"\n" for item in samples), trace=trace)
     assert fast == general

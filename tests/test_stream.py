@@ -82,7 +82,7 @@ class SlowOver:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.classifier, name)
 
-    def jsonl_lane(self, id_field: str, careful_line: Any) -> None:
+    def jsonl_lane(self, id_field: str, careful_line: Any, trace: bool = False) -> None:
         return None
 
     def result_for(self, item: Any, line: int, id_field: str, trace: bool) -> Any:
