@@ -13,6 +13,7 @@ add, since samples only show what has been seen.
 from __future__ import annotations
 
 import ast
+import keyword
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -176,10 +177,20 @@ def _reads(document: Document, rules: list[_Rule],
 class _Rewrite(ast.NodeTransformer):
     """Python idioms a rule list may use, in Rulebook's words: `s.lower()` as `lower(s)` (and
     upper), `s.startswith('x')` and `s.endswith(('x', 'y'))` as `matches()` of an escaped
-    pattern, `x is None` as `not has(x)`, `x is not None` as `has(x)`."""
+    pattern, `x is None` as `not has(x)`, `x is not None` as `has(x)`, and a field of a
+    mapping, `service['tier']`, as the nested input `service.tier` (declared with its own
+    type, so it is checked and read as fast as any other)."""
 
     def __init__(self) -> None:
         self.changed = False
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+        self.generic_visit(node)
+        key = node.slice
+        if (isinstance(key, ast.Constant) and isinstance(key.value, str) and key.value.isidentifier()
+                and not keyword.iskeyword(key.value) and dotted_name(node.value)):
+            return self._changed(ast.Attribute(node.value, key.value, ast.Load()))
+        return node
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
         self.generic_visit(node)

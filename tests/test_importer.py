@@ -182,12 +182,33 @@ rules:
     assert [d.rule for d in policy.decide_many(items)] == ["a", "b", "b", "c"]
 
 
+def test_fields_of_mappings_become_nested_inputs() -> None:
+    text = """\
+rules:
+  - {id: a, outcome: x, when: "service['tier'] <= 1 and impact['users']['count'] > 400"}
+  - {id: b, outcome: x, when: "service['name'] == 'payments' or tags[0] == 'db' or meta['not a name'] == 1"}
+"""
+    samples = [{"service": {"tier": 1, "name": "wiki"}, "impact": {"users": {"count": 500}}, "tags": ["db"],
+                "meta": {"not a name": 1}}]
+    translation = translate(text, "rules.yaml", samples)
+    assert [(spec.name, spec.type) for spec in translation.inputs] == [
+        ("service.tier", "integer"), ("impact.users.count", "integer"), ("service.name", "string"), ("tags", "array"),
+        ("meta", "object")]
+    policy = engine.loads(translation.text)
+    assert [rule.when.text for rule in policy.classification.rules] == [
+        "service.tier <= 1 and impact.users.count > 400",
+        "service.name == 'payments' or tags[0] == 'db' or meta['not a name'] == 1"]
+    items = [{**samples[0], "id": 1}, {**samples[0], "service": {"tier": 2, "name": "payments"}}]
+    assert [d.rule for d in policy.decide_many(items)] == ["a", "b"]
+
+
 # -- any rule list of Python-like comparisons decides as Python reads it ---------------------------
 
 FIELDS = {"count": st.integers(0, 12), "cost": st.floats(0, 1000, allow_nan=False), "name": st.sampled_from(["vpn", "VPN", "mail", ""]),
-          "funded": st.booleans(), "tags": st.lists(st.sampled_from(["vip", "legacy"]), max_size=2)}
+          "funded": st.booleans(), "tags": st.lists(st.sampled_from(["vip", "legacy"]), max_size=2),
+          "meta": st.fixed_dictionaries({"size": st.integers(0, 9)})}
 comparisons = st.one_of(
-    st.builds("{} {} {}".format, st.sampled_from(["count", "cost", "count * 2", "cost - count", "len(name)"]),
+    st.builds("{} {} {}".format, st.sampled_from(["count", "cost", "count * 2", "cost - count", "len(name)", "meta['size']"]),
               st.sampled_from(["<", "<=", ">", ">=", "==", "!="]), st.sampled_from(["0", "3", "7.5", "count"])),
     st.builds("name {} 'vpn'".format, st.sampled_from(["==", "!="])),
     st.builds("name {} {}".format, st.sampled_from(["in", "not in"]), st.sampled_from(["('vpn', 'mail')", "['VPN']"])),
@@ -205,7 +226,7 @@ python_conditions = st.recursive(comparisons, lambda inner: st.one_of(
 def test_a_translated_rule_list_decides_as_python_reads_it(conditions: list[str], samples: list[dict[str, Any]]) -> None:
     rules = "".join(f"  - id: r{number}\n    outcome: o{number % 2}\n    when: {json.dumps(condition)}\n"
                     for number, condition in enumerate(conditions, start=1))
-    every_field = {"count": 1, "cost": 1.5, "name": "x", "funded": True, "tags": ["vip"]}  # the types, whatever is drawn
+    every_field = {"count": 1, "cost": 1.5, "name": "x", "funded": True, "tags": ["vip"], "meta": {"size": 1}}  # the types
     policy = engine.loads(translate("strategy: first_match\ndefault: none\nrules:\n" + rules, "rules.yaml",
                                     [every_field]).text)
     items = [{"id": number, **sample} for number, sample in enumerate(samples)]
