@@ -23,6 +23,7 @@ from .errors import Diagnostic, PolicyError, Span
 from .expressions import FUNCTIONS, dotted_name
 from .inputs import ABSENT, FALSE_WORDS, TRUE_WORDS, lookup
 from .loader import Document, parse_documents
+from .validate import rulebook_document
 
 # how other engines name the order in which rules decide, as Rulebook's `hit`
 HIT_NAMES = {
@@ -69,7 +70,7 @@ def translate(text: str, file: str, samples: Iterable[Any] = (), *, text_values:
         raise PolicyError([Diagnostic("import-shape", "expected one YAML mapping holding a list of rules", where,
                                       "a rule list has 'rules:' with an id, an outcome and a 'when' for each")])
     document = documents[0]
-    if "rulebook" in document.data or document.data.get("kind") in ("classification", "gates", "tests"):
+    if rulebook_document(document.data):
         raise PolicyError([Diagnostic("import-shape", "this is a Rulebook policy already", document.key_span(
             ("rulebook",) if "rulebook" in document.data else ("kind",)), "check it with: rulebook validate FILE")])
     rules, problems = _rules(document)

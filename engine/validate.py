@@ -33,6 +33,19 @@ from .inputs import ValueProblem, convert, shown
 from .schema import policy_checker
 
 DECISION_KINDS = ("classification", "gates")
+DOCUMENT_KINDS = (*DECISION_KINDS, "tests")
+
+
+def rulebook_document(data: dict[str, Any]) -> bool:
+    """Whether a YAML mapping is meant as a Rulebook document: it has a 'rulebook' key, or a
+    'kind' of Rulebook's own (or one misspelt, which the schema then names). Rule lists written
+    for other engines often say `kind:` of their own."""
+    if "rulebook" in data:
+        return True
+    kind = data.get("kind")
+    if kind is None:
+        return "kind" in data
+    return isinstance(kind, str) and (kind in DOCUMENT_KINDS or did_you_mean(kind, DOCUMENT_KINDS) is not None)
 
 
 @dataclass(slots=True)
@@ -178,11 +191,11 @@ def check_documents(documents: list[Document]) -> Report:
                 Diagnostic("not-a-policy", f"a policy document must be a mapping, not {_word(data)}", document.span)
             )
             continue
-        if "rulebook" not in data and "kind" not in data:
+        if not rulebook_document(data):
             diagnostics.append(
                 Diagnostic(
                     "not-a-policy",
-                    "not a Rulebook document (no 'rulebook' or 'kind' key); skipped",
+                    "not a Rulebook document (no 'rulebook' key, nor a Rulebook 'kind'); skipped",
                     document.span,
                     f"a rule list written for another engine? 'rulebook import {document.file}' translates it"
                     if isinstance(data.get("rules"), list)
@@ -218,8 +231,7 @@ def check_documents(documents: list[Document]) -> Report:
             gate_policies.append(gates_policy)
     errors = [d for d in diagnostics if d.severity == "error"]
     rule_lists = tuple(dict.fromkeys(document.file for document in documents if isinstance(document.data, dict)
-                                     and "rulebook" not in document.data and "kind" not in document.data
-                                     and isinstance(document.data.get("rules"), list)))
+                                     and not rulebook_document(document.data) and isinstance(document.data.get("rules"), list)))
     policy_set = None if errors else PolicySet(tuple(classifications), (), tuple(kept), tuple(gate_policies), rule_lists)
     sources = {d.file: d.text for d in documents}
     return Report(policy_set, diagnostics, sources, test_documents)

@@ -153,8 +153,9 @@ def test_the_command_reports_problems_and_writes_nothing(write: Any, tmp_path: P
     assert missing.exit_code == 2 and "cannot read the rule list" in missing.stderr
 
 
-def test_a_rule_list_given_as_a_policy_points_to_import(write: Any) -> None:
-    rules = write("rules.yaml", RULE_LIST)
+@pytest.mark.parametrize("kind", ["", "kind: ruleset\n"])  # a rule list may name a kind of its own
+def test_a_rule_list_given_as_a_policy_points_to_import(write: Any, kind: str) -> None:
+    rules = write("rules.yaml", kind + RULE_LIST)
     result = run("classify", "-", "--policy", str(rules), input=json.dumps(sample_items(1)[0]) + "\n")
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr == (f"rulebook: the policy set holds no classification policy; {rules} is a rule list for "

@@ -314,6 +314,13 @@ def test_non_rulebook_yaml_in_a_folder_is_skipped_with_a_warning(write) -> None:
     assert [w.code for w in report.warnings] == ["not-a-policy"]
 
 
+def test_a_misspelt_kind_is_still_read_as_a_policy(write) -> None:
+    path = write("p.yaml", policy_text("- {id: r1, outcome: initiative, when: 'recurrence_90d > 1'}")
+                 .replace("rulebook: 1\n", "").replace("kind: classification", "kind: clasification"))
+    report = check_paths([str(path)])
+    assert report.warnings == [] and report.errors != []
+
+
 def test_version_keeps_the_text_the_author_wrote(write) -> None:
     path = write("p.yaml", policy_text("- {id: r1, outcome: initiative, when: 'recurrence_90d > 1'}").replace('version: "1"', "version: 2026.10"))
     assert engine.load(str(path)).version == "2026.10"
