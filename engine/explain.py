@@ -92,7 +92,7 @@ def _templates(classifier: Any) -> _TraceTemplates:
 # the encoder as it is (UTF-8, no escape), and found in no shape unless a policy's text holds it
 _MARK = "\ue000"
 _MARKED = re.compile(rb'"\xee\x80\x80(\d+)\xee\x80\x80"')
-_SHAPE_BYTES_KEPT = 8 << 20  # encoded shapes kept per policy; traces of shapes past them are encoded in full
+_SHAPE_BYTES_KEPT = 8 << 20  # encoded shapes kept per policy; traces of later new shapes are encoded in full
 _PLAIN_TYPES = (str, int, float, bool, type(None))  # encoded as _json_value would leave them
 
 
@@ -120,6 +120,7 @@ class _TraceTemplates:
         ]
         self.shapes: dict[Any, tuple[bytes, tuple[tuple[bytes, str], ...]]] = {}
         self.shape_bytes = 0
+        self.shaping = True  # whether new shapes are kept (see _SHAPE_BYTES_KEPT, shape)
 
     def json(self, default_applied: bool, nodes: Any, checked: Any) -> bytes:
         """`encode(self.record(...))`, from the encoded shape of the trace (see decision_trace_json)."""
@@ -130,11 +131,12 @@ class _TraceTemplates:
         except TypeError:  # a condition's value that cannot be a key: no shape
             return encode(self.record(default_applied, nodes, checked))
         if shape is None:
-            shape = self.shape(default_applied, nodes, checked)
-            if shape is None or self.shape_bytes + len(shape[0]) > _SHAPE_BYTES_KEPT:
+            shape = self.shape(default_applied, nodes, checked) if self.shaping else None
+            if shape is None:
                 return encode(self.record(default_applied, nodes, checked))
             self.shapes[key] = shape
             self.shape_bytes += len(shape[0])
+            self.shaping = self.shape_bytes < _SHAPE_BYTES_KEPT
         layout, names = shape
         filled = {}
         for mark, name in names:
@@ -144,13 +146,15 @@ class _TraceTemplates:
 
     def shape(self, default_applied: bool, nodes: Any, checked: Any) -> tuple[bytes, tuple[tuple[bytes, str], ...]] | None:
         """The trace encoded with a mark for each value, as a %-layout of named holes, and the
-        inputs behind the holes; None if a mark is found where no value was put."""
+        inputs behind the holes; None (and no more shapes) if a mark is found where no value
+        was put, which is in the policy's own text."""
         numbers = {name: str(number) for number, name in enumerate(self.inputs)}
         marked = CheckedItem({name: f"{_MARK}{numbers[name]}{_MARK}" for name in checked.values if name in numbers},
                              checked.present, checked.defaulted)
         encoded = encode(self.record(default_applied, nodes, marked))
         parts = _MARKED.split(encoded.replace(b"%", b"%%"))
         if any(_MARK.encode() in part for part in parts[::2]):
+            self.shaping = False
             return None
         holes = parts[1::2]
         names = {hole: self.inputs[int(hole)] for hole in holes}
