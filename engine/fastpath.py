@@ -161,7 +161,7 @@ class MappingLane(JsonlLane):
     def run(self, source: IO[bytes], out: IO[bytes], tally: Any, progress: Any = None, first_line: int = 1) -> None:
         decode, decide, encode, id_field = jsonio.decode, self.classifier.decide, jsonio.encode, self.id_field
         tails, trace, classify = self.tails, self.trace, self.classifier.classify
-        batch = 3 * _FLUSH  # lines and parts of lines between writes: traces are kilobytes each
+        batch = 3 * _FLUSH  # results and parts between writes; fewer where each line holds kilobytes of trace
         if trace:
             from .explain import decision_trace_json
 
