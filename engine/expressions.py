@@ -217,6 +217,18 @@ _FORBIDDEN: dict[type, tuple[str, str | None]] = {
     ast.Dict: ("mapping literals are not allowed", None),
     ast.Slice: ("slices are not allowed", "index a single element, e.g. tags[0]"),
 }
+
+
+def forbidden_syntax(tree: ast.AST) -> tuple[ast.AST, str, str | None] | None:
+    """The first part of an expression that its language does not have (a lambda, a
+    comprehension, ...), with what to say of it and a hint; None if there is none."""
+    for node in ast.walk(tree):
+        forbidden = _FORBIDDEN.get(type(node))
+        if forbidden is not None:
+            return node, forbidden[0], forbidden[1]
+    return None
+
+
 _BITWISE = (ast.BitAnd, ast.BitOr, ast.BitXor, ast.LShift, ast.RShift, ast.MatMult)
 _CMP_SYMBOL = {
     ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",

@@ -13,6 +13,7 @@ add, since samples only show what has been seen.
 from __future__ import annotations
 
 import ast
+import copy
 import keyword
 import os
 from collections.abc import Iterable
@@ -20,7 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .errors import Diagnostic, PolicyError, Span
-from .expressions import FUNCTIONS, dotted_name
+from .expressions import FUNCTIONS, dotted_name, forbidden_syntax
 from .inputs import ABSENT, FALSE_WORDS, TRUE_WORDS, lookup
 from .loader import Document, parse_documents
 from .validate import rulebook_document
@@ -160,6 +161,14 @@ def _reads(document: Document, rules: list[_Rule],
             return text
         rewrite = _Rewrite()
         tree = rewrite.visit(tree)
+        forbidden = forbidden_syntax(tree)
+        if forbidden is not None:  # told here: the names it binds are no inputs to type
+            node, message, hint = forbidden
+            if isinstance(node, (ast.GeneratorExp, ast.ListComp, ast.SetComp, ast.DictComp)):
+                hint = ("any() and all() over a list written out are translated; over an input, write the "
+                        "condition by hand (e.g. 'db' in tags)")
+            problems.append(Diagnostic("import-expression", message, span, hint))
+            return text
         for name, usage in _names(tree.body):
             reads.setdefault(name, (span, set()))[1].update(usage)
         return ast.unparse(tree) if rewrite.changed else text
@@ -178,9 +187,10 @@ def _reads(document: Document, rules: list[_Rule],
 class _Rewrite(ast.NodeTransformer):
     """Python idioms a rule list may use, in Rulebook's words: `s.lower()` as `lower(s)` (and
     upper), `s.startswith('x')` and `s.endswith(('x', 'y'))` as `matches()` of an escaped
-    pattern, `x is None` as `not has(x)`, `x is not None` as `has(x)`, and a field of a
-    mapping, `service['tier']`, as the nested input `service.tier` (declared with its own
-    type, so it is checked and read as fast as any other)."""
+    pattern, `x is None` as `not has(x)`, `x is not None` as `has(x)`, a field of a mapping,
+    `service['tier']`, as the nested input `service.tier` (declared with its own type, so it
+    is checked and read as fast as any other), and `any()` or `all()` over a list written out,
+    `any(t in tags for t in ('a', 'b'))`, as `'a' in tags or 'b' in tags`."""
 
     def __init__(self) -> None:
         self.changed = False
@@ -195,6 +205,9 @@ class _Rewrite(ast.NodeTransformer):
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
         self.generic_visit(node)
+        expanded = _expanded(node)
+        if expanded is not None:  # its parts, with the names bound, may hold idioms of their own
+            return self._changed(self.visit(expanded))
         func = node.func
         if not isinstance(func, ast.Attribute) or node.keywords:
             return node
@@ -227,6 +240,32 @@ class _Rewrite(ast.NodeTransformer):
     def _changed(self, node: ast.AST) -> ast.AST:
         self.changed = True
         return node
+
+
+def _expanded(call: ast.Call) -> ast.AST | None:
+    """`any(...)` or `all(...)` of one generator over a list written out, as an `or` or `and`
+    of its expression for each element; None for any other call."""
+    func, arguments = call.func, call.args
+    if not (isinstance(func, ast.Name) and func.id in ("any", "all") and len(arguments) == 1 and not call.keywords
+            and isinstance(arguments[0], ast.GeneratorExp) and len(arguments[0].generators) == 1):
+        return None
+    generator = arguments[0]
+    loop = generator.generators[0]
+    if (loop.ifs or loop.is_async or not isinstance(loop.target, ast.Name)
+            or not isinstance(loop.iter, (ast.Tuple, ast.List)) or not loop.iter.elts):
+        return None
+    parts = [_Bound(loop.target.id, element).visit(copy.deepcopy(generator.elt)) for element in loop.iter.elts]
+    return parts[0] if len(parts) == 1 else ast.BoolOp(ast.Or() if func.id == "any" else ast.And(), parts)
+
+
+class _Bound(ast.NodeTransformer):
+    """An expression with a name bound to another expression."""
+
+    def __init__(self, name: str, value: ast.AST):
+        self.name, self.value = name, value
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        return copy.deepcopy(self.value) if node.id == self.name else node
 
 
 def _names(tree: ast.AST) -> Iterable[tuple[str, set[str]]]:

@@ -164,23 +164,46 @@ def test_a_rule_list_given_as_a_policy_points_to_import(write: Any, kind: str) -
     assert f"hint: a rule list written for another engine? 'rulebook import {rules}' translates it" in checked.stdout
 
 
-def test_python_idioms_are_written_in_rulebook_words() -> None:
-    text = """\
+IDIOMS = [
+    ("""\
 rules:
   - {id: a, outcome: x, when: "title.lower() == 'vpn' and code.startswith('INC')"}
   - {id: b, outcome: x, when: "owner is None or team.endswith(('ops', 'sec.'))"}
   - {id: c, outcome: x, when: "owner is not None and title.upper() != 'X'"}
-"""
-    translation = translate(text, "rules.yaml", [{"title": "VPN", "code": "INC1", "owner": "ann", "team": "netops"}])
-    rules = engine.loads(translation.text).classification.rules
-    assert [rule.when.text for rule in rules] == [
-        "lower(title) == 'vpn' and matches(code, '^INC')",
-        "not has(owner) or matches(team, '(?:ops|sec\\\\.)$')",
-        "has(owner) and upper(title) != 'X'"]
-    policy = engine.loads(translation.text)
-    items = [{"title": "vpn", "code": "INC7"}, {"title": "x", "code": "REQ1", "team": "dev"},
-             {"title": "x", "code": "REQ1", "owner": "ann", "team": "sec."}, {"title": "Y", "owner": "bo", "team": "dev"}]
-    assert [d.rule for d in policy.decide_many(items)] == ["a", "b", "b", "c"]
+""", {"title": "VPN", "code": "INC1", "owner": "ann", "team": "netops"},
+     ["lower(title) == 'vpn' and matches(code, '^INC')", "not has(owner) or matches(team, '(?:ops|sec\\\\.)$')",
+      "has(owner) and upper(title) != 'X'"],
+     [{"title": "vpn", "code": "INC7"}, {"title": "x", "code": "REQ1", "team": "dev"},
+      {"title": "x", "code": "REQ1", "owner": "ann", "team": "sec."}, {"title": "Y", "owner": "bo", "team": "dev"}],
+     ["a", "b", "b", "c"]),
+    # any() and all() over a list written out
+    ("""\
+rules:
+  - {id: a, outcome: x, when: "any(t in tags for t in ('vip', 'legacy'))"}
+  - {id: b, outcome: x, when: "all(n > 2 for n in [count, cost])"}
+  - {id: c, outcome: x, when: "any(name.startswith(p) for p in ('v',))"}
+""", {"tags": ["vip"], "count": 1, "cost": 1.5, "name": "x"},
+     ["'vip' in tags or 'legacy' in tags", "count > 2 and cost > 2", "matches(name, '^v')"],
+     [{"tags": ["legacy"], "count": 0, "cost": 0, "name": "x"}, {"tags": [], "count": 3, "cost": 2.5, "name": "x"},
+      {"tags": [], "count": 3, "cost": 2, "name": "vpn"}],
+     ["a", "b", "c"]),
+]
+
+
+@pytest.mark.parametrize(("text", "sample", "written", "items", "fired"), IDIOMS)
+def test_python_idioms_are_written_in_rulebook_words(text: str, sample: dict[str, Any], written: list[str],
+                                                     items: list[dict[str, Any]], fired: list[str]) -> None:
+    policy = engine.loads(translate(text, "rules.yaml", [sample]).text)
+    assert [rule.when.text for rule in policy.classification.rules] == written
+    assert [d.rule for d in policy.decide_many(items)] == fired
+
+
+def test_a_comprehension_over_an_input_is_told_at_its_line() -> None:
+    with pytest.raises(PolicyError) as raised:
+        translate("rules:\n  - {id: a, outcome: x, when: 'any(t == 1 for t in tags)'}\n", "rules.yaml", [{"tags": [1]}])
+    (problem,) = raised.value.diagnostics
+    assert (str(problem.span), problem.message) == ("rules.yaml:2:31", "comprehensions are not allowed")
+    assert "over a list written out" in (problem.hint or "")
 
 
 def test_fields_of_mappings_become_nested_inputs() -> None:
@@ -214,7 +237,8 @@ comparisons = st.one_of(
     st.builds("name {} 'vpn'".format, st.sampled_from(["==", "!="])),
     st.builds("name {} {}".format, st.sampled_from(["in", "not in"]), st.sampled_from(["('vpn', 'mail')", "['VPN']"])),
     st.sampled_from(["funded", "not funded", "'vip' in tags", "name.lower() == 'vpn'", "name.startswith('V')",
-                     "name.endswith(('il', 'pn'))", "len(tags) >= 1"]),
+                     "name.endswith(('il', 'pn'))", "len(tags) >= 1", "any(t in tags for t in ('vip', 'mail'))",
+                     "all(n >= 1 for n in [count, cost, meta['size']])"]),
 )
 python_conditions = st.recursive(comparisons, lambda inner: st.one_of(
     st.builds("({} and {})".format, inner, inner), st.builds("({} or {})".format, inner, inner),
@@ -233,7 +257,7 @@ def test_a_translated_rule_list_decides_as_python_reads_it(conditions: list[str]
     items = [{"id": number, **sample} for number, sample in enumerate(samples)]
     for item, verdict in zip(items, policy.decide_many(items)):
         fired = [number for number, condition in enumerate(conditions, start=1)
-                 if eval(condition, {"__builtins__": {"len": len}}, dict(item))]  # the test's own grammar, no builtins but len
+                 if eval(condition, {"__builtins__": {"len": len, "any": any, "all": all}, **item})]  # no other builtins
         assert (verdict.outcome, verdict.rule) == ((f"o{fired[0] % 2}", f"r{fired[0]}") if fired else ("none", None)), item
 
 
