@@ -37,6 +37,8 @@ _OUTCOME_KEYS = ("outcome", "then", "result")
 _WHEN_KEYS = ("when", "condition", "if")
 _BECAUSE_KEYS = ("because", "description", "reason")
 _CONSTANT_NAMES = {"True", "False", "None", "true", "false", "null"}
+# names rule lists give the whole item (`item['cost']`), where no sample item has such a field
+_WHOLE_ITEM_NAMES = {"item", "it", "ticket", "record", "row", "event", "input", "data", "fact", "facts", "doc", "x"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,10 +77,11 @@ def translate(text: str, file: str, samples: Iterable[Any] = (), *, text_values:
         raise PolicyError([Diagnostic("import-shape", "this is a Rulebook policy already", document.key_span(
             ("rulebook",) if "rulebook" in document.data else ("kind",)), "check it with: rulebook validate FILE")])
     rules, problems = _rules(document)
-    rules, reads = _reads(document, rules, problems)
+    samples = list(samples)
+    fields = {key for item in samples if isinstance(item, dict) for key in item}
+    rules, reads = _reads(document, rules, fields, problems)
     if problems:
         raise PolicyError(_in_order(problems))
-    samples = list(samples)
     inputs = [_declared(name, span, samples, usage, text_values, problems) for name, (span, usage) in reads.items()]
     hit = _hit(document, problems)
     if problems:
@@ -144,7 +147,7 @@ def _hit(document: Document, problems: list[Diagnostic]) -> str:
     return "first"
 
 
-def _reads(document: Document, rules: list[_Rule],
+def _reads(document: Document, rules: list[_Rule], fields: set[str],
            problems: list[Diagnostic]) -> tuple[list[_Rule], dict[str, tuple[Span, set[str]]]]:
     """The rules with their expressions in Rulebook's words (see _Rewrite), and every name
     they read, in order of first use: where it is first read, and the kinds of constant it is
@@ -159,7 +162,7 @@ def _reads(document: Document, rules: list[_Rule],
             problems.append(Diagnostic("import-expression", f"not an expression: {error.msg}", span,
                                        "write the condition as a comparison, e.g. cost >= 1000"))
             return text
-        rewrite = _Rewrite()
+        rewrite = _Rewrite(fields)
         tree = rewrite.visit(tree)
         forbidden = forbidden_syntax(tree)
         if forbidden is not None:  # told here: the names it binds are no inputs to type
@@ -189,19 +192,25 @@ class _Rewrite(ast.NodeTransformer):
     upper), `s.startswith('x')` and `s.endswith(('x', 'y'))` as `matches()` of an escaped
     pattern, `x is None` as `not has(x)`, `x is not None` as `has(x)`, a field of a mapping,
     `service['tier']`, as the nested input `service.tier` (declared with its own type, so it
-    is checked and read as fast as any other), and `any()` or `all()` over a list written out,
-    `any(t in tags for t in ('a', 'b'))`, as `'a' in tags or 'b' in tags`."""
+    is checked and read as fast as any other; `item['cost']`, where `item` is a usual name for
+    the whole item and the samples hold `cost` but no `item`, as `cost`), and `any()` or `all()`
+    over a list written out, `any(t in tags for t in ('a', 'b'))`, as `'a' in tags or 'b' in
+    tags`."""
 
-    def __init__(self) -> None:
+    def __init__(self, fields: set[str]):
+        self.fields = fields  # the top-level fields of the sample items
         self.changed = False
 
     def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
         self.generic_visit(node)
-        key = node.slice
-        if (isinstance(key, ast.Constant) and isinstance(key.value, str) and key.value.isidentifier()
-                and not keyword.iskeyword(key.value) and dotted_name(node.value)):
-            return self._changed(ast.Attribute(node.value, key.value, ast.Load()))
-        return node
+        key, value = node.slice, node.value
+        if not (isinstance(key, ast.Constant) and isinstance(key.value, str) and key.value.isidentifier()
+                and not keyword.iskeyword(key.value) and dotted_name(value)):
+            return node
+        if (isinstance(value, ast.Name) and value.id in _WHOLE_ITEM_NAMES and value.id not in self.fields
+                and key.value in self.fields):
+            return self._changed(ast.Name(key.value, ast.Load()))
+        return self._changed(ast.Attribute(value, key.value, ast.Load()))
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
         self.generic_visit(node)

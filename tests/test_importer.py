@@ -211,19 +211,21 @@ def test_fields_of_mappings_become_nested_inputs() -> None:
 rules:
   - {id: a, outcome: x, when: "service['tier'] <= 1 and impact['users']['count'] > 400"}
   - {id: b, outcome: x, when: "service['name'] == 'payments' or tags[0] == 'db' or meta['not a name'] == 1"}
+  - {id: c, outcome: x, when: "item['cost'] > 3"}
 """
     samples = [{"service": {"tier": 1, "name": "wiki"}, "impact": {"users": {"count": 500}}, "tags": ["db"],
-                "meta": {"not a name": 1}}]
+                "meta": {"not a name": 1}, "cost": 5}]  # `item` stands for the whole item, as some engines write it
     translation = translate(text, "rules.yaml", samples)
     assert [(spec.name, spec.type) for spec in translation.inputs] == [
         ("service.tier", "integer"), ("impact.users.count", "integer"), ("service.name", "string"), ("tags", "array"),
-        ("meta", "object")]
+        ("meta", "object"), ("cost", "integer")]
     policy = engine.loads(translation.text)
     assert [rule.when.text for rule in policy.classification.rules] == [
         "service.tier <= 1 and impact.users.count > 400",
-        "service.name == 'payments' or tags[0] == 'db' or meta['not a name'] == 1"]
-    items = [{**samples[0], "id": 1}, {**samples[0], "service": {"tier": 2, "name": "payments"}}]
-    assert [d.rule for d in policy.decide_many(items)] == ["a", "b"]
+        "service.name == 'payments' or tags[0] == 'db' or meta['not a name'] == 1", "cost > 3"]
+    items = [{**samples[0], "id": 1}, {**samples[0], "service": {"tier": 2, "name": "payments"}},
+             {**samples[0], "service": {"tier": 2, "name": "wiki"}, "tags": ["app"], "meta": {"not a name": 2}}]
+    assert [d.rule for d in policy.decide_many(items)] == ["a", "b", "c"]
 
 
 # -- any rule list of Python-like comparisons decides as Python reads it ---------------------------
