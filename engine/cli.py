@@ -704,6 +704,9 @@ def import_command(rule_list: str, items_path: str | None, sample: int, output: 
         _usage(f"cannot write '{output}': {error.strerror or error}")
     click.echo(f"rulebook: wrote {output}: {counted(len(translation.inputs), 'input')}, "
                f"typed from {counted(translation.samples, 'sample item')}", err=True)
+    if translation.unseen:
+        click.echo(f"rulebook: no sample item holds {', '.join(map(repr, translation.unseen))}: typed from the "
+                   "rules alone; check the name", err=True)
 
 
 # -- helpers ----------------------------------------------------------------------------------------

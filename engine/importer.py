@@ -59,6 +59,11 @@ class Translation:
     inputs: tuple[ImportedInput, ...]
     samples: int
 
+    @property
+    def unseen(self) -> tuple[str, ...]:
+        """The inputs no sample item holds, typed from the rules alone (where there were samples)."""
+        return tuple(spec.name for spec in self.inputs if self.samples and spec.evidence == "rules")
+
 
 def translate(text: str, file: str, samples: Iterable[Any] = (), *, text_values: bool = False) -> Translation:
     """The Rulebook policy for the rule list `text` (read from `file`), with inputs typed from
@@ -415,7 +420,8 @@ def _policy_text(document: Document, rules: list[_Rule], inputs: tuple[ImportedI
     lines.append("inputs:")
     for spec in inputs:
         declared = {"type": spec.type, **({"items": {"type": spec.items}} if spec.items else {})}
-        lines.append(f"  {_scalar(spec.name)}: {_scalar(declared)}")
+        unseen = "  # no sample item holds it: typed from the rules" if samples and spec.evidence == "rules" else ""
+        lines.append(f"  {_scalar(spec.name)}: {_scalar(declared)}{unseen}")
     default = data.get("default")
     default_outcome = default.get("outcome") if isinstance(default, dict) else default
     outcomes = list(dict.fromkeys([rule.outcome for rule in rules] + ([str(default_outcome)] if default_outcome else [])))

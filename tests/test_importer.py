@@ -142,6 +142,16 @@ def test_the_command_writes_a_policy_that_classifies(write: Any, tmp_path: Path)
     assert [(d["outcome"], d["rule"]) for d in jsonl(decided.stdout)] == [expected(item) for item in items]
 
 
+def test_an_input_no_sample_holds_is_pointed_out(write: Any, tmp_path: Path) -> None:
+    rules = write("rules.yaml", RULE_LIST.replace("when: kind == 'incident'", "when: ctx['kind'] == 'incident'"))
+    samples = write("items.jsonl", "".join(json.dumps(item) + "\n" for item in sample_items(5)))
+    target = tmp_path / "intake.yaml"
+    written = run("import", str(rules), "--items", str(samples), "-o", str(target))
+    assert written.exit_code == 0
+    assert written.stderr.endswith("rulebook: no sample item holds 'ctx.kind': typed from the rules alone; check the name\n")
+    assert "  ctx.kind: {type: string}  # no sample item holds it: typed from the rules\n" in target.read_text()
+
+
 def test_the_command_reports_problems_and_writes_nothing(write: Any, tmp_path: Path) -> None:
     rules = write("rules.yaml", "rules:\n  - {id: a, when: x > 1}\n")
     result = run("import", str(rules), "-o", str(tmp_path / "out.yaml"))
