@@ -62,7 +62,11 @@ class Translation:
     @property
     def unseen(self) -> tuple[str, ...]:
         """The inputs no sample item holds, typed from the rules alone (where there were samples)."""
-        return tuple(spec.name for spec in self.inputs if self.samples and spec.evidence == "rules")
+        return tuple(spec.name for spec in self.inputs if _unseen(spec, self.samples))
+
+
+def _unseen(spec: ImportedInput, samples: int) -> bool:
+    return bool(samples) and spec.evidence == "rules"
 
 
 def translate(text: str, file: str, samples: Iterable[Any] = (), *, text_values: bool = False) -> Translation:
@@ -420,7 +424,7 @@ def _policy_text(document: Document, rules: list[_Rule], inputs: tuple[ImportedI
     lines.append("inputs:")
     for spec in inputs:
         declared = {"type": spec.type, **({"items": {"type": spec.items}} if spec.items else {})}
-        unseen = "  # no sample item holds it: typed from the rules" if samples and spec.evidence == "rules" else ""
+        unseen = "  # no sample item holds it: typed from the rules" if _unseen(spec, samples) else ""
         lines.append(f"  {_scalar(spec.name)}: {_scalar(declared)}{unseen}")
     default = data.get("default")
     default_outcome = default.get("outcome") if isinstance(default, dict) else default
