@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .errors import Diagnostic, PolicyError, Span
-from .expressions import FUNCTIONS, dotted_name, forbidden_syntax
+from .expressions import dotted_name, forbidden_syntax
 from .inputs import ABSENT, FALSE_WORDS, TRUE_WORDS, lookup
 from .loader import Document, parse_documents
 from .validate import rulebook_document
@@ -36,7 +36,9 @@ HIT_NAMES = {
 _OUTCOME_KEYS = ("outcome", "then", "result")
 _WHEN_KEYS = ("when", "condition", "if")
 _BECAUSE_KEYS = ("because", "description", "reason")
-_CONSTANT_NAMES = {"True", "False", "None", "true", "false", "null"}
+# JSON's words for constants, which rule lists written for other engines use; read as
+# constants unless the sample items hold a field of that name
+_CONSTANT_NAMES = {"true": True, "false": False, "null": None}
 # names rule lists give the whole item (`item['cost']`), where no sample item has such a field
 _WHOLE_ITEM_NAMES = {"item", "it", "ticket", "record", "row", "event", "input", "data", "fact", "facts", "doc", "x"}
 
@@ -88,10 +90,11 @@ def translate(text: str, file: str, samples: Iterable[Any] = (), *, text_values:
     rules, problems = _rules(document)
     samples = list(samples)
     fields = {key for item in samples if isinstance(item, dict) for key in item}
-    rules, reads = _reads(document, rules, fields, problems)
+    kinds = _SampleKinds(samples, text_values)
+    rules, reads = _reads(document, rules, fields, kinds, problems)
     if problems:
         raise PolicyError(_in_order(problems))
-    inputs = [_declared(name, span, samples, usage, text_values, problems) for name, (span, usage) in reads.items()]
+    inputs = [_declared(name, span, kinds, usage, problems) for name, (span, usage) in reads.items()]
     hit = _hit(document, problems)
     if problems:
         raise PolicyError(_in_order(problems))
@@ -156,11 +159,11 @@ def _hit(document: Document, problems: list[Diagnostic]) -> str:
     return "first"
 
 
-def _reads(document: Document, rules: list[_Rule], fields: set[str],
+def _reads(document: Document, rules: list[_Rule], fields: set[str], kinds: _SampleKinds,
            problems: list[Diagnostic]) -> tuple[list[_Rule], dict[str, tuple[Span, set[str]]]]:
-    """The rules with their expressions in Rulebook's words (see _Rewrite), and every name
-    they read, in order of first use: where it is first read, and the kinds of constant it is
-    compared with (or "boolean" where it stands alone)."""
+    """The rules with their expressions in Rulebook's words (see _Rewrite and _Truth), and
+    every name they read, in order of first use: where it is first read, and the kinds of
+    constant it is compared with (or "boolean" where it stands alone)."""
     reads: dict[str, tuple[Span, set[str]]] = {}
 
     def expression(text: str, path: tuple[Any, ...]) -> str:
@@ -181,9 +184,11 @@ def _reads(document: Document, rules: list[_Rule], fields: set[str],
                         "condition by hand (e.g. 'db' in tags)")
             problems.append(Diagnostic("import-expression", message, span, hint))
             return text
+        truth = _Truth(kinds)
+        tree.body = truth.of(truth.visit(tree.body))
         for name, usage in _names(tree.body):
             reads.setdefault(name, (span, set()))[1].update(usage)
-        return ast.unparse(tree) if rewrite.changed else text
+        return ast.unparse(tree) if rewrite.changed or truth.changed else text
 
     def when(value: Any, path: tuple[Any, ...]) -> Any:
         if isinstance(value, dict):
@@ -202,9 +207,10 @@ class _Rewrite(ast.NodeTransformer):
     pattern, `x is None` as `not has(x)`, `x is not None` as `has(x)`, a field of a mapping,
     `service['tier']`, as the nested input `service.tier` (declared with its own type, so it
     is checked and read as fast as any other; `item['cost']`, where `item` is a usual name for
-    the whole item and the samples hold `cost` but no `item`, as `cost`), and `any()` or `all()`
+    the whole item and the samples hold `cost` but no `item`, as `cost`), `any()` or `all()`
     over a list written out, `any(t in tags for t in ('a', 'b'))`, as `'a' in tags or 'b' in
-    tags`."""
+    tags`, and `true`, `false` and `null` as Python's constants where no sample holds a field
+    of that name."""
 
     def __init__(self, fields: set[str]):
         self.fields = fields  # the top-level fields of the sample items
@@ -220,6 +226,15 @@ class _Rewrite(ast.NodeTransformer):
                 and key.value in self.fields):
             return self._changed(ast.Name(key.value, ast.Load()))
         return self._changed(ast.Attribute(value, key.value, ast.Load()))
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        if node.id in _CONSTANT_NAMES and node.id not in self.fields:
+            return self._changed(ast.Constant(_CONSTANT_NAMES[node.id]))
+        return node
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        # a dotted name is one input, whatever its parts are called (`null.count`)
+        return node if dotted_name(node) else self.generic_visit(node)
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
         self.generic_visit(node)
@@ -245,10 +260,14 @@ class _Rewrite(ast.NodeTransformer):
 
     def visit_Compare(self, node: ast.Compare) -> ast.AST:
         self.generic_visit(node)
-        right = node.comparators[0] if len(node.ops) == 1 else None
-        if not (isinstance(right, ast.Constant) and right.value is None and dotted_name(node.left)):
+        if len(node.ops) != 1:
             return node
-        has = ast.Call(ast.Name("has", ast.Load()), [node.left], [])
+        left, right = node.left, node.comparators[0]
+        if isinstance(left, ast.Constant) and left.value is None:  # None == x, as x == None
+            left, right = right, left
+        if not (isinstance(right, ast.Constant) and right.value is None and dotted_name(left)):
+            return node
+        has = ast.Call(ast.Name("has", ast.Load()), [left], [])
         if isinstance(node.ops[0], (ast.IsNot, ast.NotEq)):
             return self._changed(has)
         if isinstance(node.ops[0], (ast.Is, ast.Eq)):
@@ -286,6 +305,54 @@ class _Bound(ast.NodeTransformer):
         return copy.deepcopy(self.value) if node.id == self.name else node
 
 
+# what is false in Python, for each kind of input (a list by its length)
+_ZEROS: dict[str, Any] = {"integer": 0, "number": 0, "string": "", "array": 0}
+
+
+class _Truth(ast.NodeTransformer):
+    """Python's truth of a number, a text or a list, where a rule list leans on it (`count and
+    funded`, `not note`, `tags`), written out as the sample items' types say: `count != 0`,
+    `note == ''`, `len(tags) != 0`; where some sample lacks the field, missing is false, as
+    Python's None: `has(count) and count != 0`, `not has(note) or note == ''`. (Rulebook's
+    conditions are true or false, never a number.)"""
+
+    def __init__(self, kinds: _SampleKinds):
+        self.kinds = kinds
+        self.changed = False
+
+    def visit_BoolOp(self, node: ast.BoolOp) -> ast.AST:
+        self.generic_visit(node)
+        node.values = [self.of(value) for value in node.values]
+        return node
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.AST:
+        self.generic_visit(node)
+        if not isinstance(node.op, ast.Not):
+            return node
+        falsity = self.of(node.operand, negated=True)  # `not note` as `note == ''`
+        if falsity is not node.operand:
+            return falsity
+        node.operand = self.of(node.operand)
+        return node
+
+    def of(self, node: ast.AST, *, negated: bool = False) -> ast.AST:
+        """`node` as true or false (or its negation), where it names an input whose samples are
+        numbers, texts or lists; anything else as it is."""
+        name = dotted_name(node) if isinstance(node, (ast.Name, ast.Attribute)) else None
+        kind = self.kinds.kind(name) if name else None
+        if kind not in _ZEROS:
+            return node
+        self.changed = True
+        value = ast.Call(ast.Name("len", ast.Load()), [node], []) if kind == "array" else node
+        test = ast.Compare(value, [ast.Eq() if negated else ast.NotEq()], [ast.Constant(_ZEROS[kind])])
+        if not self.kinds.sometimes_missing(name):
+            return test
+        has = ast.Call(ast.Name("has", ast.Load()), [copy.deepcopy(node)], [])
+        if negated:
+            return ast.BoolOp(ast.Or(), [ast.UnaryOp(ast.Not(), has), test])
+        return ast.BoolOp(ast.And(), [has, test])
+
+
 def _names(tree: ast.AST) -> Iterable[tuple[str, set[str]]]:
     """The (dotted) names an expression reads, each with what its use says of its type."""
     usage: dict[int, set[str]] = {}
@@ -317,8 +384,6 @@ def _names(tree: ast.AST) -> Iterable[tuple[str, set[str]]]:
             continue
         for part in ast.walk(node):
             skip.add(id(part))  # the parts of a dotted name are not names of their own
-        if name.split(".")[0] in FUNCTIONS or name in _CONSTANT_NAMES:
-            continue
         yield name, usage.get(id(node), set())
 
 
@@ -366,21 +431,47 @@ def _text_kind(text: str) -> str:
     return "string"
 
 
-def _declared(name: str, span: Span, samples: list[Any], usage: set[str], text_values: bool,
+class _SampleKinds:
+    """The kinds of value the sample items hold for each (dotted) name, read once a name."""
+
+    def __init__(self, samples: list[Any], text_values: bool):
+        self.samples, self.text_values = samples, text_values
+        self._seen: dict[str, tuple[set[str], set[str | None]]] = {}
+        self._missed: set[str] = set()  # the names some sample lacks (or holds null for)
+
+    def of(self, name: str) -> tuple[set[str], set[str | None]]:
+        """The kinds of the values held for `name` (integers and numbers together as
+        "number"; "other" for what is none of the kinds), and of the elements of its lists."""
+        if name not in self._seen:
+            path = tuple(name.split("."))
+            kinds: set[str] = set()
+            elements: set[str | None] = set()
+            for item in self.samples:
+                value = lookup(item, path) if isinstance(item, dict) else ABSENT
+                if value is ABSENT:
+                    self._missed.add(name)
+                    continue
+                kind = _kind(value, self.text_values)
+                kinds.add(kind or "other")
+                if kind == "array":
+                    elements.update(_kind(element, self.text_values) for element in value)
+            self._seen[name] = ({"number"} if kinds == {"integer", "number"} else kinds), elements
+        return self._seen[name]
+
+    def kind(self, name: str) -> str | None:
+        """The one kind the samples hold for `name`, or None."""
+        kinds = self.of(name)[0]
+        return next(iter(kinds)) if len(kinds) == 1 else None
+
+    def sometimes_missing(self, name: str) -> bool:
+        """Whether some sample lacks `name` or holds null for it."""
+        self.of(name)
+        return name in self._missed
+
+
+def _declared(name: str, span: Span, sample_kinds: _SampleKinds, usage: set[str],
               problems: list[Diagnostic]) -> ImportedInput | None:
-    path = tuple(name.split("."))
-    kinds: set[str] = set()
-    elements: set[str | None] = set()
-    for item in samples:
-        value = lookup(item, path) if isinstance(item, dict) else ABSENT
-        if value is ABSENT:
-            continue
-        kind = _kind(value, text_values)
-        kinds.add(kind or "other")
-        if kind == "array":
-            elements.update(_kind(element, text_values) for element in value)
-    if kinds == {"integer", "number"}:
-        kinds = {"number"}
+    kinds, elements = (set(found) for found in sample_kinds.of(name))
     if len(kinds) == 1 and "other" not in kinds:
         kind = kinds.pop()
         element = elements.pop() if kind == "array" and len(elements) == 1 else None

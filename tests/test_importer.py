@@ -238,6 +238,46 @@ rules:
     assert [d.rule for d in policy.decide_many(items)] == ["a", "b", "c"]
 
 
+def test_fields_named_like_functions_or_json_constants_are_inputs() -> None:
+    text = """\
+default: y
+rules:
+  - {id: a, outcome: x, when: "len > 2 and max >= len(tags)"}
+  - {id: b, outcome: x, when: "null == 1 or flag == true"}
+  - {id: c, outcome: x, when: "owner != None and None != team and done == false"}
+"""
+    # `len`, `max` and `null` are fields of the samples; `true` and `false` are not
+    samples = [{"len": 3, "max": 1, "tags": ["a"], "null": 2, "flag": False, "owner": "ann", "team": "ops", "done": False}]
+    translation = translate(text, "rules.yaml", samples)
+    assert [spec.name for spec in translation.inputs] == ["len", "max", "tags", "null", "flag", "owner", "team", "done"]
+    policy = engine.loads(translation.text)
+    assert [rule.when.text for rule in policy.classification.rules][1:] == [
+        "null == 1 or flag == True", "has(owner) and has(team) and (done == False)"]
+    other = {**samples[0], "len": 1}
+    items = [samples[0], {**other, "null": 1}, other, {**other, "team": None}]
+    assert [d.rule for d in policy.decide_many(items)] == ["a", "b", "c", None]
+    constants = translate("rules:\n  - {id: a, outcome: x, when: 'ok == true and note != null'}\n", "rules.yaml",
+                          [{"ok": True, "note": "n"}])
+    assert engine.loads(constants.text).classification.rules[0].when.text == "ok == True and has(note)"
+
+
+def test_the_truth_of_numbers_texts_and_lists_is_written_out() -> None:
+    text = """\
+default: none
+rules:
+  - {id: a, outcome: x, when: "count and tags"}
+  - {id: b, outcome: x, when: "not note or not (owner or funded)"}
+"""
+    samples = [{"count": 2, "tags": ["a"], "note": "n", "owner": "ann", "funded": True}, {"count": 1, "note": "", "funded": False}]
+    policy = engine.loads(translate(text, "rules.yaml", samples).text)
+    # some sample lacks `tags` and `owner`: missing is false, as None is in Python
+    assert [rule.when.text for rule in policy.classification.rules] == [
+        "count != 0 and (has(tags) and len(tags) != 0)", "note == '' or not (has(owner) and owner != '' or funded)"]
+    items = [{"count": 1, "tags": ["a"], "note": "n", "funded": True}, {"count": 0, "note": "n", "funded": False},
+             {"count": 1, "tags": [], "note": "n", "owner": "", "funded": False}, {"count": 0, "note": "n", "funded": True}]
+    assert [d.rule for d in policy.decide_many(items)] == ["a", "b", "b", None]
+
+
 # -- any rule list of Python-like comparisons decides as Python reads it ---------------------------
 
 FIELDS = {"count": st.integers(0, 12), "cost": st.floats(0, 1000, allow_nan=False), "name": st.sampled_from(["vpn", "VPN", "mail", ""]),
@@ -250,7 +290,8 @@ comparisons = st.one_of(
     st.builds("name {} {}".format, st.sampled_from(["in", "not in"]), st.sampled_from(["('vpn', 'mail')", "['VPN']"])),
     st.sampled_from(["funded", "not funded", "'vip' in tags", "name.lower() == 'vpn'", "name.startswith('V')",
                      "name.endswith(('il', 'pn'))", "len(tags) >= 1", "any(t in tags for t in ('vip', 'mail'))",
-                     "all(n >= 1 for n in [count, cost, meta['size']])"]),
+                     "all(n >= 1 for n in [count, cost, meta['size']])", "count", "not name", "tags", "not cost",
+                     "meta['size']"]),
 )
 python_conditions = st.recursive(comparisons, lambda inner: st.one_of(
     st.builds("({} and {})".format, inner, inner), st.builds("({} or {})".format, inner, inner),
