@@ -105,19 +105,22 @@ def validate(paths: tuple[str, ...], fmt: str, quiet: bool) -> None:
       rulebook validate policies/
       rulebook validate demand.yaml --format json
 
-    Exit status 0 when every policy is valid, 1 otherwise.
+    Exit status 0 when every policy is valid, 1 otherwise (and where no policy or test file
+    was found).
     """
     from .render import diagnostic_record, format_diagnostics
     from .validate import check_paths
 
     report = check_paths(list(paths) or [_default_policies()], tests=True)
     errors = report.errors
+    policies = report.policy_set.policies if report.policy_set else ()
+    # a folder of files that are no Rulebook documents checks nothing: not a pass, as an empty one is not
+    failed = bool(errors) or not (policies or report.test_files)
     if fmt == "json":
         import json
 
-        policies = report.policy_set.policies if report.policy_set else ()
         document = {
-            "valid": not errors,
+            "valid": not failed,
             "diagnostics": [diagnostic_record(d) for d in report.diagnostics],
             "policies": [
                 {"name": p.name, "kind": "classification" if hasattr(p, "rules") else "gates", "version": p.version,
@@ -134,9 +137,9 @@ def validate(paths: tuple[str, ...], fmt: str, quiet: bool) -> None:
     else:
         if report.diagnostics:
             click.echo(format_diagnostics(report.diagnostics, report.sources))
-        if not quiet:
+        if not quiet or failed:
             click.echo(_validation_summary(report))
-    sys.exit(ExitCode.FAILED if errors else ExitCode.OK)
+    sys.exit(ExitCode.FAILED if failed else ExitCode.OK)
 
 
 def _validation_summary(report: Any) -> str:
@@ -150,7 +153,7 @@ def _validation_summary(report: Any) -> str:
         cases = sum(len(test_file.cases) for test_file in report.test_files)
         tests = f"{counted(len(report.test_files), 'test file')} ({counted(cases, 'case')})"
     if not policies:
-        return f"ok: {tests}" if tests else "no policies found"
+        return f"ok: {tests}" if tests else "error: no Rulebook policy found; nothing was checked"
     names = ", ".join(f"{p.name} {p.version or ''}".strip() for p in policies)
     counts = []
     if policy_set.classifications:
