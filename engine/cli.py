@@ -137,7 +137,7 @@ def validate(paths: tuple[str, ...], fmt: str, quiet: bool) -> None:
     else:
         if report.diagnostics:
             click.echo(format_diagnostics(report.diagnostics, report.sources))
-        if not quiet or failed:
+        if not quiet or (failed and not errors):  # "nothing was checked" is the problem itself
             click.echo(_validation_summary(report))
     sys.exit(ExitCode.FAILED if failed else ExitCode.OK)
 
