@@ -521,6 +521,7 @@ _HELPERS: dict[str, Any] = {
     "Bail": Bail,
     "Exception": Exception,
     "ABSENT": ABSENT,
+    "EMPTY": {},  # what a nested field's parent is read as where it is not a mapping; never written to
     "type": type,
     "int": int,
     "bool": bool,
@@ -574,6 +575,7 @@ class _Generator:
         self.canonical: dict[str, dict[str, str]] = {}  # enum input -> value -> pool name
         self.has_locals: dict[str, str] = {}
         self.parents: dict[tuple[str, ...], str] = {}  # a nested input's parent mapping -> its local
+        self.views: dict[str, str] = {}  # a parent's local -> the local of it as a mapping (see nested_read)
         self.read = {name for rule in policy.rules for name in rule.when.reads}
         self.tested = {
             name
@@ -876,23 +878,22 @@ class _Generator:
         lead to the field, a flat key written with dots (`"service.tier"`) stands for it.
         `missing` is what absence reads as (the default, or ABSENT)."""
         lines: list[str] = []
-        parent = "it"
+        mapping = "it"
         for depth in range(1, len(path)):
             prefix = path[:depth]
             if prefix not in self.parents:
                 local = self.parents[prefix] = f"p{len(self.parents)}"
-                lines.append(f"{local} = {self._member(parent, path[depth - 1], first=depth == 1)}")
+                lines.append(f"{local} = {mapping}.get({path[depth - 1]!r})")
             parent = self.parents[prefix]
+            if parent not in self.views:  # its type is tested once, not once for each field read in it
+                view = self.views[parent] = f"m{len(self.views)}"
+                lines.append(f"{view} = {parent} if type({parent}) is dict else EMPTY")
+            mapping = self.views[parent]
         key, flat = path[-1], ".".join(path)
-        lines.append(f"{var} = {self._member(parent, key, first=False)}")
-        lines.append(f"if {var} is None: {var} = {missing} if type({parent}) is dict and {key!r} in {parent} "
-                     f"else it.get({flat!r})")
+        lines.append(f"{var} = {mapping}.get({key!r})")
+        lines.append(f"if {var} is None: {var} = {missing} if {key!r} in {mapping} else it.get({flat!r})")
         lines.append(f"if {var} is None: {var} = {missing}")
         return lines
-
-    @staticmethod
-    def _member(parent: str, key: str, first: bool) -> str:
-        return f"{parent}.get({key!r})" if first else f"({parent}.get({key!r}) if type({parent}) is dict else None)"
 
     def structure_checks(self, spec: InputSpec, var: str) -> list[str] | None:
         """The conditions a mapping or a list of plain values meets exactly when the careful
