@@ -74,9 +74,12 @@ class Policy:
     def sha256(self) -> str:
         return self.classification.sha256
 
-    def classify(self, item: dict[str, Any], *, trace: bool = False, id_field: str = "id") -> Decision:
-        """The decision for one item; raises `ItemError` if the item cannot be decided."""
-        return self.classifier.classify(item, trace=trace, id_field=id_field)
+    @property
+    def classify(self) -> Callable[..., Decision]:
+        """`policy.classify(item, *, trace=False, id_field="id")`: the decision for one item,
+        with its trace if asked; raises `ItemError` if the item cannot be decided. (The
+        classifier's own method, so a call is not passed on through another one.)"""
+        return self.classifier.classify
 
     @property
     def decide(self) -> Callable[[dict[str, Any]], Verdict]:
