@@ -21,8 +21,9 @@ options, and JSON lines in and out runs from that file:
 The tests hold every way to byte-identical output and the same summary and exit status.
 
 The cache lives in `$RULEBOOK_CACHE_DIR`, else `$XDG_CACHE_HOME/rulebook`, else
-`~/.cache/rulebook`; `RULEBOOK_CACHE_DIR=` (empty) turns it off. Files not owned by the
-user, or writable by others, are ignored.
+`~/.cache/rulebook`, and where that cannot be made (a read-only home, as in some containers)
+in a folder of the user's own in the temporary folder; `RULEBOOK_CACHE_DIR=` (empty) turns it
+off. Files not owned by the user, or writable by others, are ignored.
 """
 
 from __future__ import annotations
@@ -52,12 +53,38 @@ def main() -> None:
 
 
 def cache_dir() -> str | None:
-    """Where cached policies are kept; None when caching is off."""
+    """Where cached policies are kept; None when caching is off (or no folder can be had)."""
     configured = os.environ.get("RULEBOOK_CACHE_DIR")
     if configured is not None:
         return configured or None
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "rulebook")
+    folder = os.path.join(base, "rulebook")
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        if os.access(folder, os.W_OK):
+            return folder
+    except OSError:
+        pass
+    return _private_temporary_folder()
+
+
+def _private_temporary_folder() -> str | None:
+    """A folder for the cache in the temporary folder, the user's own and no one else's."""
+    import stat
+
+    getuid = getattr(os, "getuid", None)
+    if getuid is None:
+        return None
+    folder = os.path.join(os.environ.get("TMPDIR") or "/tmp", f"rulebook-cache-{getuid()}")
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        status = os.lstat(folder)
+    except OSError:
+        return None
+    # another user may have made it first, or made it a link: the cache holds code to run
+    if not stat.S_ISDIR(status.st_mode) or status.st_uid != getuid() or status.st_mode & 0o077:
+        return None
+    return folder
 
 
 def _key(policy_paths: list[str]) -> str:

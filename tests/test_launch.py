@@ -33,9 +33,11 @@ finally:
 """
 
 
-def rulebook(args: list[str], cache: Path | None, stdin: bytes = b"", cwd: Path = ROOT) -> tuple[bytes, str, int, str]:
-    """(stdout, stderr, exit code, "quick" or "full") of `rulebook ARGS` with the cache at `cache` (None: off)."""
-    env = dict(checkout_environment(), RULEBOOK_CACHE_DIR=str(cache) if cache else "")
+def rulebook(args: list[str], cache: Path | None, stdin: bytes = b"", cwd: Path = ROOT,
+             env: dict[str, str] | None = None) -> tuple[bytes, str, int, str]:
+    """(stdout, stderr, exit code, "quick" or "full") of `rulebook ARGS` with the cache at `cache` (None: off),
+    or where `env` says."""
+    env = env or dict(checkout_environment(), RULEBOOK_CACHE_DIR=str(cache) if cache else "")
     done = subprocess.run([sys.executable, "-c", DRIVER, *args], input=stdin, capture_output=True, env=env, cwd=cwd,
                           timeout=120)
     stderr, _, path = done.stderr.decode().rpartition("\n")
@@ -225,6 +227,19 @@ def test_a_cache_file_others_may_write_is_ignored(tmp_path: Path) -> None:
     (entry,) = tmp_path.iterdir()
     entry.chmod(0o666)
     assert rulebook(args, tmp_path)[3] == "full"
+
+
+def test_without_a_home_to_keep_it_in_the_cache_is_kept_in_a_private_temporary_folder(tmp_path: Path) -> None:
+    (tmp_path / "home").write_text("")  # a file: no folder can be made in it, as in a read-only home
+    env = {key: value for key, value in checkout_environment().items() if key not in ("RULEBOOK_CACHE_DIR", "XDG_CACHE_HOME")}
+    env.update(HOME=str(tmp_path / "home"), TMPDIR=str(tmp_path))
+    args = ["classify", str(EXAMPLES / "items.jsonl")]
+    first, second = rulebook(args, None, env=env), rulebook(args, None, env=env)
+    assert (first[3], second[3]) == ("full", "quick") and first[:3] == second[:3]
+    (folder,) = tmp_path.glob("rulebook-cache-*")
+    assert folder.stat().st_mode & 0o777 == 0o700 and len(list(folder.iterdir())) == 1
+    folder.chmod(0o777)  # a folder others may write to is not used
+    assert rulebook(args, None, env=env)[3] == "full"
 
 
 def two_runs(tmp_path: Path, inputs: str, when: str, data: bytes) -> tuple[tuple[bytes, str, int, str], ...]:
