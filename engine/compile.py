@@ -551,6 +551,8 @@ _PYTHON_TYPE = {"string": str, "boolean": bool, "integer": int}
 # whole numbers up to 2**53 are exactly representable as floats
 _EXACT_FLOAT_LIMIT = 2**53
 
+# the types of values whose membership in a list of constants is a lookup in a frozenset
+_HASHED_TYPES = frozenset({"string", "integer", "number", "boolean", "date", "datetime"})
 _NATIVE_COMPARE = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.In: "in", ast.NotIn: "not in"}
 _NATIVE_ARITHMETIC = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%"}
 
@@ -1138,7 +1140,13 @@ class _Generator:
         if isinstance(op, (ast.In, ast.NotIn)):
             if right_type in ("array", "string") and left_type != "any" and not self.has_unknown_items(checked, right):
                 if isinstance(right, (ast.List, ast.Tuple, ast.Set)):
-                    right_code = "(" + right_code[1:-1] + ("," if len(right.elts) == 1 else "") + ")"
+                    values = self.constant_values(checked, right)
+                    if left_type in _HASHED_TYPES and values is not None and len(values) > 1:
+                        # one hash lookup instead of a comparison with each value (same result:
+                        # for these types, equal values hash alike)
+                        right_code = self.constant(frozenset(values), "S")
+                    else:
+                        right_code = "(" + right_code[1:-1] + ("," if len(right.elts) == 1 else "") + ")"
                 return "native", f"({left_code} {_NATIVE_COMPARE[type(op)]} {right_code})"
             helper = "_contains" if isinstance(op, ast.In) else "_not_contains"
             return "helper", f"{helper}({right_code}, {left_code})"
@@ -1157,6 +1165,14 @@ class _Generator:
             if type(value) is int:
                 return self.number(value, as_float=True)
         return self.expression(checked, node)
+
+    @staticmethod
+    def constant_values(checked: Checked, node: ast.List | ast.Tuple | ast.Set) -> list[Any] | None:
+        """The values of a list written out of constants (as the checker read them: a date
+        compared with a date input is a date); None if it holds anything else."""
+        if not all(isinstance(element, ast.Constant) for element in node.elts):
+            return None
+        return [checked.constants.get(id(element), element.value) for element in node.elts]  # type: ignore[attr-defined]
 
     def has_unknown_items(self, checked: Checked, node: ast.AST) -> bool:
         return isinstance(node, (ast.List, ast.Tuple, ast.Set)) and any(

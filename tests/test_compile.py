@@ -70,6 +70,9 @@ atoms = st.one_of(
         "lower(title) == 'vpn'", "matches(title, '^V')", "'PN' in title", "opened < '2026-01-01'",
         "days_between(opened, '2026-06-01') > 90", "meta.flag == True", "meta.size > 2", "tags[0] == 'vip'",
         "upper(title) in ['VPN', 'EMAIL']", "(cost if funded else count) > 1", "len(meta.name) > 1",
+        # lists of constants, looked up in a frozenset: numbers whole and not, dates, texts
+        "cost in [0, 2.5, 3, 10]", "count not in [0, 1.0, 3]", "len(tags) in [1, 2]", "title in ['VPN', 'vpn', '']",
+        "opened in ['2025-12-31', '2026-02-01']", "count + 1 in [1, 4]",
     ]),
 )
 
