@@ -105,8 +105,9 @@ def validate(paths: tuple[str, ...], fmt: str, quiet: bool) -> None:
       rulebook validate policies/
       rulebook validate demand.yaml --format json
 
-    Exit status 0 when every policy is valid, 1 otherwise (and where no policy or test file
-    was found).
+    Exit status 0 when every policy is valid, 1 otherwise (and where a folder given holds no
+    policy or test file). YAML files that are not Rulebook documents are skipped with a
+    warning, so a commit hook can hand over every YAML file a commit changes.
     """
     from .render import diagnostic_record, format_diagnostics
     from .validate import check_paths
@@ -114,8 +115,10 @@ def validate(paths: tuple[str, ...], fmt: str, quiet: bool) -> None:
     report = check_paths(list(paths) or [_default_policies()], tests=True)
     errors = report.errors
     policies = report.policy_set.policies if report.policy_set else ()
-    # a folder of files that are no Rulebook documents checks nothing: not a pass, as an empty one is not
-    failed = bool(errors) or not (policies or report.test_files)
+    # a folder of files that are no Rulebook documents checks nothing: not a pass, as an empty
+    # folder is not (files named one by one that are no policies are only skipped)
+    nothing = not (policies or report.test_files) and any(os.path.isdir(path) for path in paths)
+    failed = bool(errors) or nothing
     if fmt == "json":
         import json
 
@@ -137,12 +140,12 @@ def validate(paths: tuple[str, ...], fmt: str, quiet: bool) -> None:
     else:
         if report.diagnostics:
             click.echo(format_diagnostics(report.diagnostics, report.sources))
-        if not quiet or (failed and not errors):  # "nothing was checked" is the problem itself
-            click.echo(_validation_summary(report))
+        if not quiet or nothing:  # "nothing was checked" is the problem itself
+            click.echo(_validation_summary(report, nothing))
     sys.exit(ExitCode.FAILED if failed else ExitCode.OK)
 
 
-def _validation_summary(report: Any) -> str:
+def _validation_summary(report: Any, nothing: bool = False) -> str:
     files = {d.span.file for d in report.errors if d.span}
     if report.errors:
         return f"{counted(len(report.errors), 'error')} in {counted(len(files), 'file')}"
@@ -153,7 +156,9 @@ def _validation_summary(report: Any) -> str:
         cases = sum(len(test_file.cases) for test_file in report.test_files)
         tests = f"{counted(len(report.test_files), 'test file')} ({counted(cases, 'case')})"
     if not policies:
-        return f"ok: {tests}" if tests else "error: no Rulebook policy found; nothing was checked"
+        if tests:
+            return f"ok: {tests}"
+        return "error: no Rulebook policy found; nothing was checked" if nothing else "no policies found"
     names = ", ".join(f"{p.name} {p.version or ''}".strip() for p in policies)
     counts = []
     if policy_set.classifications:
