@@ -666,10 +666,11 @@ def import_command(rule_list: str, items_path: str | None, sample: int, output: 
     priority, unique, collect), and optionally a 'default' outcome (a name, or {outcome:
     ...}). The rules are kept as they are, but for a few Python idioms put in Rulebook's
     words (s.lower() as lower(s), s.startswith('x') as matches(s, '^x'), x is None as not
-    has(x), a number standing alone as count != 0); every name their expressions read becomes a declared input, typed by the values
-    the sample items hold for it (without samples, by the constants the rules compare it
-    with). The translation is checked as any policy is before it is written. Read it
-    before use: enums, bounds and defaults are yours to add.
+    has(x), a number standing alone as count != 0); every name their expressions read
+    becomes a declared input, typed by the values the sample items hold for it (without
+    samples, by the constants the rules compare it with). The translation is checked as any
+    policy is before it is written. Read it before use: enums, bounds and defaults are yours
+    to add.
 
     \b
     Examples:
