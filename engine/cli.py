@@ -15,7 +15,7 @@ from typing import IO, Any, NoReturn
 import click
 
 from . import __version__
-from .errors import ExitCode, ItemError, PolicyError, UsageError, counted
+from .errors import ExitCode, ItemError, PolicyError, UsageError, counted, listed
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -716,6 +716,9 @@ def import_command(rule_list: str, items_path: str | None, sample: int, output: 
     if translation.unseen:
         click.echo(f"rulebook: no sample item holds {', '.join(map(repr, translation.unseen))}: typed from the "
                    "rules alone; check the name", err=True)
+    for spec in translation.mixed:
+        click.echo(f"rulebook: the sample items hold {listed(spec.seen, quoted=False)} values for '{spec.name}': "
+                   f"declared {spec.type}, as the rules compare it; items holding another are rejected", err=True)
 
 
 # -- helpers ----------------------------------------------------------------------------------------

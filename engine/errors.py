@@ -107,10 +107,10 @@ def counted(count: int, noun: str, plural_form: str | None = None) -> str:
     return f"{count} {plural(count, noun, plural_form)}"
 
 
-def listed(names: Iterable[object]) -> str:
-    """Names quoted and joined for a sentence: 'a', 'a' and 'b', 'a', 'b' and 'c'."""
-    quoted = [f"'{name}'" for name in names]
-    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+def listed(names: Iterable[object], quoted: bool = True) -> str:
+    """Names (quoted, unless not `quoted`) joined for a sentence: 'a', 'a' and 'b', 'a', 'b' and 'c'."""
+    words = [f"'{name}'" if quoted else str(name) for name in names]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def did_you_mean(word: str, choices: object) -> str | None:

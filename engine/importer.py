@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .errors import Diagnostic, PolicyError, Span
+from .errors import Diagnostic, PolicyError, Span, listed
 from .expressions import dotted_name, forbidden_syntax
 from .inputs import ABSENT, FALSE_WORDS, TRUE_WORDS, lookup
 from .loader import Document, parse_documents
@@ -50,7 +50,8 @@ class ImportedInput:
     name: str
     type: str
     items: str | None  # the type of a list's elements, where every sampled element has one
-    evidence: str  # "samples" or "rules"
+    evidence: str  # "samples", "rules", or "mixed": the rules chose among the samples' types
+    seen: tuple[str, ...] = ()  # the types the samples hold, where they disagree
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,11 @@ class Translation:
     def unseen(self) -> tuple[str, ...]:
         """The inputs no sample item holds, typed from the rules alone (where there were samples)."""
         return tuple(spec.name for spec in self.inputs if _unseen(spec, self.samples))
+
+    @property
+    def mixed(self) -> tuple[ImportedInput, ...]:
+        """The inputs the sample items hold values of several types for, typed as the rules compare them."""
+        return tuple(spec for spec in self.inputs if spec.evidence == "mixed")
 
 
 def _unseen(spec: ImportedInput, samples: int) -> bool:
@@ -478,8 +484,13 @@ def _declared(name: str, span: Span, sample_kinds: _SampleKinds, usage: set[str]
         return ImportedInput(name, kind, element if element in ("string", "integer", "number", "boolean") else None,
                              "samples")
     if kinds:
+        chosen = _chosen(kinds, usage)
+        if chosen is not None:  # items holding another type are rejected, which the user is told
+            return ImportedInput(name, chosen, None, "mixed", tuple(sorted(kinds)))
         problems.append(Diagnostic("import-type", f"the sample items hold values of several types for '{name}': "
-                                   + ", ".join(sorted(kinds)), span, "declare its type by hand in the translation"))
+                                   + ", ".join(sorted(kinds)), span,
+                                   "nor do the rules compare it with a constant of one of them: make the samples "
+                                   "agree, or translate without --items and declare its type by hand"))
         return None
     if len(usage) == 1:
         return ImportedInput(name, usage.pop(), None, "rules")
@@ -487,6 +498,17 @@ def _declared(name: str, span: Span, sample_kinds: _SampleKinds, usage: set[str]
                                "no sample item holds it and no rule compares it with a constant: give sample items "
                                "that hold it (--items), or declare it by hand"))
     return None
+
+
+def _chosen(kinds: set[str], usage: set[str]) -> str | None:
+    """The type the rules' constants give an input whose samples disagree, if it is one of theirs."""
+    if len(usage) != 1:
+        return None
+    (used,) = usage  # a numeric constant is "number" (see _constant_kind)
+    numeric = kinds & {"integer", "number"}
+    if used == "number" and numeric:
+        return "integer" if numeric == {"integer"} else "number"
+    return used if used in kinds else None
 
 
 # -- writing the policy ---------------------------------------------------------------------------
@@ -515,8 +537,10 @@ def _policy_text(document: Document, rules: list[_Rule], inputs: tuple[ImportedI
     lines.append("inputs:")
     for spec in inputs:
         declared = {"type": spec.type, **({"items": {"type": spec.items}} if spec.items else {})}
-        unseen = "  # no sample item holds it: typed from the rules" if _unseen(spec, samples) else ""
-        lines.append(f"  {_scalar(spec.name)}: {_scalar(declared)}{unseen}")
+        note = "  # no sample item holds it: typed from the rules" if _unseen(spec, samples) else ""
+        if spec.evidence == "mixed":
+            note = f"  # the samples hold {listed(spec.seen, quoted=False)}: typed as the rules compare it"
+        lines.append(f"  {_scalar(spec.name)}: {_scalar(declared)}{note}")
     default = data.get("default")
     default_outcome = default.get("outcome") if isinstance(default, dict) else default
     outcomes = list(dict.fromkeys([rule.outcome for rule in rules] + ([str(default_outcome)] if default_outcome else [])))

@@ -121,10 +121,23 @@ def test_a_name_tested_for_a_member_is_not_typed_by_it() -> None:
     assert inputs == {"tags": ("array", "string"), "level": ("string", None)}
 
 
-def test_samples_that_disagree_on_a_type_are_an_error() -> None:
-    text = "rules:\n  - {id: a, outcome: b, when: x > 1}\n"
-    with pytest.raises(PolicyError, match="the sample items hold values of several types for 'x': integer, string"):
+def test_samples_that_disagree_on_a_type_are_typed_as_the_rules_compare_them() -> None:
+    text = "default: n\nrules:\n  - {id: a, outcome: b, when: x > 1}\n  - {id: c, outcome: d, when: \"y == 'A'\"}\n"
+    translation = translate(text, "rules.yaml", [{"x": 1, "y": "A"}, {"x": "2", "y": 7}, {"x": 2.5, "y": True}])
+    assert [(spec.name, spec.type, spec.seen) for spec in translation.mixed] == [
+        ("x", "number", ("integer", "number", "string")), ("y", "string", ("boolean", "integer", "string"))]
+    assert "  x: {type: number}  # the samples hold integer, number and string: typed as the rules compare it\n" \
+        in translation.text
+    policy = engine.loads(translation.text)
+    decided = policy.decide_many([{"x": 2.5, "y": "B"}, {"x": "2", "y": "A"}, {"x": 0, "y": "A"}])
+    assert decided[0].rule == "a" and "'x' must be a number, not '2'" in decided[1].error and decided[2].rule == "c"
+
+
+def test_samples_that_disagree_where_the_rules_do_not_say_are_an_error() -> None:
+    text = "rules:\n  - {id: a, outcome: b, when: x}\n"
+    with pytest.raises(PolicyError, match="the sample items hold values of several types for 'x': integer, string") as raised:
         translate(text, "rules.yaml", [{"x": 1}, {"x": "2"}])
+    assert "translate without --items" in (raised.value.diagnostics[0].hint or "")
 
 
 def test_the_command_writes_a_policy_that_classifies(write: Any, tmp_path: Path) -> None:
@@ -150,6 +163,12 @@ def test_an_input_no_sample_holds_is_pointed_out(write: Any, tmp_path: Path) -> 
     assert written.exit_code == 0
     assert written.stderr.endswith("rulebook: no sample item holds 'ctx.kind': typed from the rules alone; check the name\n")
     assert "  ctx.kind: {type: string}  # no sample item holds it: typed from the rules\n" in target.read_text()
+    samples.write_text("".join(json.dumps({**item, "cost": 1 if n else "high"}) + "\n"
+                               for n, item in enumerate(sample_items(5))))
+    mixed = run("import", str(rules), "--items", str(samples), "-o", str(target))
+    assert mixed.exit_code == 0
+    assert ("rulebook: the sample items hold integer and string values for 'cost': declared integer, as the rules "
+            "compare it; items holding another are rejected\n") in mixed.stderr
 
 
 def test_the_command_reports_problems_and_writes_nothing(write: Any, tmp_path: Path) -> None:
