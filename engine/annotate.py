@@ -36,14 +36,15 @@ class Annotator:
     def result_for(self, item: Any, line: int, id_field: str, trace: bool) -> tuple[Any, Decision | Rejection]:
         return item, self.classifier.result_for(item, line, id_field, False)
 
-    def record(self, result: tuple[Any, Decision | Rejection], trace: bool) -> dict[str, Any]:
-        item, decision = result
+    # a result is the item and its decision; or a rejection alone, for a line that held no item
+    def record(self, result: tuple[Any, Decision | Rejection] | Rejection, trace: bool) -> dict[str, Any]:
+        item, decision = (None, result) if isinstance(result, Rejection) else result
         if isinstance(decision, Rejection):
             return self.classifier.record(decision, False)
         return annotated(item, decision.verdict)
 
-    def label(self, result: tuple[Any, Decision | Rejection]) -> Any:
-        return self.classifier.label(result[1])
+    def label(self, result: tuple[Any, Decision | Rejection] | Rejection) -> Any:
+        return self.classifier.label(result if isinstance(result, Rejection) else result[1])
 
     def jsonl_lane(self, id_field: str, careful_line: Any, trace: bool = False) -> None:
         """The classifier's fast lane writes decisions, not items: every item takes the general path."""

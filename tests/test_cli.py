@@ -298,6 +298,15 @@ def test_classify_annotate_pipes_into_gate(write) -> None:
     assert second["result"] == "not_applicable"
 
 
+def test_classify_annotate_passes_a_line_that_holds_no_item_on_as_an_error_record(policy: Path) -> None:
+    result = run("classify", "-", "-p", str(policy), "--annotate", input=ITEMS + '{"id": "E"}\n')
+    assert result.exit_code == 3
+    records = jsonl(result.stdout)
+    assert [record.get("id") for record in records] == ["A", "B", None, "D", "E"]
+    assert records[2]["line"] == 3 and records[2]["error"].startswith("line is not JSON")
+    assert records[4] == {"id": "E", "outcome": "routine_ticket", "rule": None, "because": records[1]["because"]}
+
+
 @pytest.mark.parametrize("options", [["--format", "csv"], ["--format", "table"], ["--explain"], ["--jobs", "2"]])
 def test_classify_annotate_writes_only_json(policy: Path, options: list[str]) -> None:
     result = run("classify", "-", "-p", str(policy), "--annotate", *options, input="{}\n")
