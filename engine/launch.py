@@ -41,12 +41,28 @@ _PLAIN_BUILTINS = {"type": type, "int": int, "bool": bool, "float": float, "str"
 
 def main() -> None:
     """Entry point of the `rulebook` command."""
-    run = _quick_run(sys.argv[1:])
-    if run is not None:
-        run()  # exits
-    from .cli import main as full
+    import signal
 
-    full()
+    signal.signal(signal.SIGINT, _interrupt)
+    try:
+        run = _quick_run(sys.argv[1:])
+        if run is not None:
+            run()  # exits
+        from .cli import main as full
+
+        full()
+    except _Interrupted:  # Ctrl-C: what was written stays written, and no traceback
+        sys.stderr.write("\nrulebook: interrupted\n")
+        sys.exit(130)  # as a shell reports a command stopped by SIGINT
+
+
+class _Interrupted(BaseException):
+    """Ctrl-C. Not a KeyboardInterrupt, which click would turn into exit status 1, the status of
+    a failed check."""
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise _Interrupted
 
 
 # -- the cache file ---------------------------------------------------------------------------------

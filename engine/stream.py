@@ -338,6 +338,9 @@ _INHERITED: Decider | None = None  # the parent's decider, which forked workers 
 def _start_worker(make_decider: Any, id_field: str, trace: bool, fd: int | None = None,
                   turns: _Turns | None = None) -> None:
     global _WORKER
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches every process: the parent stops the work
     keep_buffers_in_heap()  # inherited where forked; a spawned worker sets it itself
     decider = _INHERITED if _INHERITED is not None else make_decider()
     lane = lane_for(decider, id_field, trace)  # built once: it costs about a block's millisecond

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -337,3 +338,19 @@ def _entry(policy: Any) -> dict[str, Any]:
         assert entry is not None
         _ENTRIES[policy.sha256] = entry
     return _ENTRIES[policy.sha256]
+
+
+def test_ctrl_c_stops_the_command_with_the_status_a_shell_gives_it(monkeypatch, capsys) -> None:
+    import signal
+
+    def interrupted() -> None:
+        signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(launch, "_quick_run", lambda argv: interrupted)
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            launch.main()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert stopped.value.code == 130 and capsys.readouterr().err == "\nrulebook: interrupted\n"
