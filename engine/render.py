@@ -194,8 +194,22 @@ def table(rows: Iterable[Iterable[Any]], headers: Iterable[str], markdown: bool 
     from tabulate import tabulate
 
     colalign = tuple(align) if align is not None else None
-    return tabulate([list(row) for row in rows], headers=list(headers), tablefmt="pipe" if markdown else "simple",
+    shown = [[visible(value) if isinstance(value, str) else value for value in row] for row in rows]
+    return tabulate(shown, headers=list(headers), tablefmt="pipe" if markdown else "simple",
                     colalign=colalign, disable_numparse=colalign is not None)
+
+
+# Items are untrusted: a value printed to a terminal as it is could move the cursor, clear the
+# screen, break a row in two or reverse the text after it (escape sequences, control and
+# bidirectional formatting characters). A table shows them escaped, as Python writes them.
+_ESCAPED = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F, *range(0x80, 0xA0))}
+_ESCAPED.update({0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"})
+_ESCAPED.update({code: f"\\u{code:04x}" for code in (0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))})
+
+
+def visible(text: str) -> str:
+    """`text` with control and bidirectional formatting characters escaped (`\\x1b`, `\\n`, `\\u202e`)."""
+    return text.translate(_ESCAPED)
 
 
 def writer_for(fmt: str, out: IO[bytes], explain: bool = False, kind: str = "decision") -> Writer:

@@ -10,7 +10,7 @@ import pytest
 
 import engine
 from engine.errors import Diagnostic, Span
-from engine.render import format_diagnostic, record, writer_for
+from engine.render import format_diagnostic, record, table, writer_for
 
 from .conftest import SCHEMAS, policy_text
 
@@ -92,6 +92,13 @@ def test_table_has_every_item() -> None:
     table = write_all("table")
     assert "REJECTED" in table and "(default)" in table
     assert len(table.strip().splitlines()) == 2 + 4
+
+
+def test_a_table_shows_control_and_bidirectional_characters_escaped() -> None:
+    shown = table([["A\x1b[2J\nB\tC\u202eD\x85", 1]], ["id", "n"])
+    assert "A\\x1b[2J\\nB\\tC\\u202eD\\x85" in shown
+    assert not any(char in shown for char in "\x1b\t\u202e\x85") and len(shown.splitlines()) == 3
+    assert "caf\u00e9 \u6f22\u5b57" in table([["caf\u00e9 \u6f22\u5b57"]], ["id"])  # letters of any script stay
 
 
 def test_output_is_byte_identical_between_runs() -> None:
