@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
+from .jsonio import HALF_SURROGATE, NESTED_TOO_DEEPLY, depth_within, nested
+
 FORMATS = ("jsonl", "json", "csv", "yaml")
 MAX_RECORD_BYTES = 16 * 1024 * 1024  # one item may not be larger than this
 _CHUNK = 1 << 20
@@ -71,7 +73,7 @@ def read_jsonl(stream: IO[bytes], first_line: int = 1) -> Iterator[ItemRecord]:
 
 def jsonl_record(raw: bytes, number: int) -> ItemRecord | None:
     """The record of line `number` of a JSONL stream; None for a blank line."""
-    from .jsonio import DecodeError, decode, problem
+    from .jsonio import DecodeError, decode_item, problem
 
     if len(raw) > MAX_RECORD_BYTES:
         return ItemRecord(number, error=f"line is longer than {MAX_RECORD_BYTES // (1024 * 1024)} MiB")
@@ -80,7 +82,7 @@ def jsonl_record(raw: bytes, number: int) -> ItemRecord | None:
     if not raw.strip():
         return None
     try:
-        return ItemRecord(number, decode(raw))
+        return ItemRecord(number, decode_item(raw))
     except DecodeError as error:
         return ItemRecord(number, error=problem(error, raw))
 
@@ -98,7 +100,8 @@ def json_problem(error: Exception) -> str:
 
 
 def read_json(stream: IO[bytes]) -> Iterator[ItemRecord]:
-    """A JSON array of items, read element by element; or one or more JSON objects."""
+    """A JSON array of items, read element by element; or one or more JSON objects; or several
+    arrays one after the other (files joined with `cat`)."""
     reader = _TextBuffer(io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict"))
     import json
 
@@ -111,11 +114,7 @@ def read_json(stream: IO[bytes]) -> Iterator[ItemRecord]:
     if first is None:
         return
     try:
-        if first == "[":
-            reader.advance(1)
-            yield from _array_elements(reader, decoder)
-        else:
-            yield from _concatenated_values(reader, decoder)
+        yield from _values(reader, decoder)
     except UnicodeDecodeError:
         yield ItemRecord(reader.line, error="input is not valid UTF-8")
 
@@ -128,6 +127,7 @@ def _array_elements(reader: _TextBuffer, decoder: Any) -> Iterator[ItemRecord]:
             yield ItemRecord(reader.line, error="invalid JSON: the array is not closed with ']'")
             return
         if char == "]":
+            reader.advance(1)
             return
         if not expect_value:
             if char != ",":
@@ -148,11 +148,15 @@ def _array_elements(reader: _TextBuffer, decoder: Any) -> Iterator[ItemRecord]:
         expect_value = False
 
 
-def _concatenated_values(reader: _TextBuffer, decoder: Any) -> Iterator[ItemRecord]:
+def _values(reader: _TextBuffer, decoder: Any) -> Iterator[ItemRecord]:
     while True:
         char = reader.skip_space()
         if char is None:
             return
+        if char == "[":
+            reader.advance(1)
+            yield from _array_elements(reader, decoder)
+            continue
         line = reader.line
         value, problem = reader.decode(decoder)
         if problem is not None:
@@ -160,6 +164,19 @@ def _concatenated_values(reader: _TextBuffer, decoder: Any) -> Iterator[ItemReco
             yield ItemRecord(line, error=problem)
         else:
             yield ItemRecord(line, value)
+
+
+def _encodable(value: Any) -> bool:
+    """Whether a parsed JSON value holds only real characters (no half of a surrogate pair)."""
+    import json
+
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    except (RecursionError, ValueError):
+        pass  # nested deeply: written as deeply as it was read, see jsonio.nested
+    return True
 
 
 class _TextBuffer:
@@ -204,7 +221,14 @@ class _TextBuffer:
         """Decode one value at the current position, reading more text until it is complete."""
         while True:
             try:
-                value, end = decoder.raw_decode(self.buffer, self.position)
+                try:
+                    value, end = decoder.raw_decode(self.buffer, self.position)
+                except RecursionError:
+                    value, end = nested(lambda at: decoder.raw_decode(self.buffer, at), self.position)
+                    if not depth_within(value):
+                        raise
+            except RecursionError:
+                return None, NESTED_TOO_DEEPLY
             except ValueError as error:
                 if not self.eof and len(self.buffer) - self.position < MAX_RECORD_BYTES and self.fill():
                     continue
@@ -212,8 +236,10 @@ class _TextBuffer:
             # a number cut off at the end of the buffer would decode short: read on to be sure
             if end >= len(self.buffer) and not self.eof and self.fill():
                 continue
+            # JSON lines reject a lone surrogate while parsing; this parser lets it through
+            lone = "\\u" in self.buffer[self.position:end] and not _encodable(value)
             self.advance(end - self.position)
-            return value, None
+            return (None, HALF_SURROGATE) if lone else (value, None)
 
     def skip_value(self) -> None:
         """Skip to the next ',' or ']' outside strings and brackets (after a bad element)."""

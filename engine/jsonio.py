@@ -24,7 +24,60 @@ Record = msgspec.Struct
 """Base of small result objects made by the million (decisions): built in C, and, declared with
 `gc=False`, not tracked by the garbage collector; they must not take part in reference cycles."""
 REQUIRED: Any = msgspec.NODEFAULT  # a record field the item must carry
-DecodeError = (ValueError, msgspec.DecodeError)
+# RecursionError: a value nested more deeply than the parser's recursion allows (see `nested`)
+DecodeError = (ValueError, msgspec.DecodeError, RecursionError)
+MAX_NESTING = 1000  # levels of lists and objects in an item, about
+NESTED_TOO_DEEPLY = f"nested too deeply: an item may hold lists and objects {MAX_NESTING:,} levels deep at most"
+
+
+def nested(call: Callable[[Any], Any], value: Any) -> Any:
+    """`call(value)` (a parse or an encoding) with room for more than MAX_NESTING levels of
+    recursion, however deep the caller is; called after a plain call ran out of room.
+
+    The parsers recurse once a level within the interpreter's recursion limit, which counts
+    the caller's frames too: left alone, how deep an item may be nested would depend on the
+    path it takes through the engine (a worker process runs deeper than the main one), and so
+    would whether it is decided or rejected. `decode_item` measures the depth itself instead.
+    """
+    import sys
+
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(limit + MAX_NESTING + 100)
+    try:
+        return call(value)
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def depth_within(value: Any, most: int = MAX_NESTING) -> bool:
+    """Whether `value` holds lists and objects at most `most` levels deep (itself the first)."""
+    level = [value]
+    for _ in range(most):
+        level = [inner for outer in level if isinstance(outer, (list, dict))
+                 for inner in (outer.values() if isinstance(outer, dict) else outer)]
+        if not level:
+            return True
+    return not any(isinstance(value, (list, dict)) for value in level)
+
+
+def decode_item(text: bytes | str) -> Any:
+    """`decode` for an item of the general path: an item nested up to MAX_NESTING levels deep
+    is read wherever this is called from, one nested more deeply never (RecursionError)."""
+    try:
+        return decode(text)
+    except RecursionError:
+        value = nested(decode, text)
+        if not depth_within(value):
+            raise
+        return value
+
+
+def encode_record(value: Any) -> bytes:
+    """`encode` for an output record, which may hold an item's values as deep as `decode_item` reads."""
+    try:
+        return encode(value)
+    except RecursionError:
+        return nested(encode, value)
 
 
 def encode_indented(value: Any) -> bytes:
@@ -33,6 +86,8 @@ def encode_indented(value: Any) -> bytes:
 
 
 _BYTE = re.compile(r"\s*\(byte (\d+)\)")
+HALF_SURROGATE = "invalid JSON: a \\u escape of half a UTF-16 surrogate pair, which is no character"
+_LONE_SURROGATE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])")
 
 
 def problem(error: Exception, text: bytes) -> str:
@@ -40,9 +95,13 @@ def problem(error: Exception, text: bytes) -> str:
     message = str(error)
     if isinstance(error, UnicodeDecodeError):
         return "line is not valid UTF-8"
+    if isinstance(error, RecursionError):
+        return NESTED_TOO_DEEPLY
     stripped = text.strip()
     if stripped[:1] not in (b"{", b"["):
         return 'line is not JSON: expected an object such as {"id": ...}'
+    if "surrogate" in message or ("truncated" in message and _LONE_SURROGATE.search(text)):
+        return HALF_SURROGATE
     if "truncated" in message:
         return "invalid JSON: the line ends before the object is complete"
     message = message.replace("JSON is malformed: ", "")

@@ -27,9 +27,9 @@ CSV_COLUMNS = ("id", "line", "outcome", "rule", "because", "error", "policy", "p
 
 def json_dumps() -> Any:
     """A function value -> compact JSON bytes, the same bytes on every run."""
-    from .jsonio import encode
+    from .jsonio import encode_record
 
-    return encode
+    return encode_record
 
 
 def record(result: Decision | Rejection, explain: bool = False, encoded_trace: bool = False) -> dict[str, Any]:

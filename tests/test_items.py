@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
 from engine.items import format_for, read_items
 
 
@@ -79,3 +81,43 @@ def test_format_from_extension() -> None:
     assert [format_for(p) for p in ("a.jsonl", "a.json", "a.csv", "a.yml", "a.ndjson", "-", None)] == [
         "jsonl", "json", "csv", "yaml", "jsonl", "jsonl", "jsonl"]
     assert format_for("a.txt", "csv") == "csv"
+
+
+def nested_line(depth: int) -> str:
+    """An item whose field `x` is `depth` lists deep: the item is nested `depth + 1` levels."""
+    return '{"id": "deep", "x": ' + "[" * depth + "]" * depth + "}"
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json"])
+def test_an_item_nested_too_deeply_is_an_error_and_the_stream_goes_on(fmt: str) -> None:
+    lines = ['{"id": 1}', nested_line(999), nested_line(1000), nested_line(50_000), '{"id": 5}']
+    text = "\n".join(lines) if fmt == "jsonl" else "[" + ",\n".join(lines) + "]"
+    got = records(text, fmt)
+    assert [(line, error is None) for line, _, error in got] == [(1, True), (2, True), (3, False), (4, False), (5, True)]
+    assert got[2][2] == "nested too deeply: an item may hold lists and objects 1,000 levels deep at most"
+
+
+def test_how_deeply_an_item_may_be_nested_does_not_depend_on_the_callers_stack() -> None:
+    # a worker process reads items from deeper in its stack than the main process does
+    def read_at(depth: int, text: str) -> list[tuple[int, object, str | None]]:
+        return read_at(depth - 1, text) if depth else records(text, "jsonl")
+
+    text = "\n".join(nested_line(depth) for depth in (970, 985, 999, 1000)) + "\n"
+    outcomes = {tuple(error is None for _, _, error in read_at(depth, text)) for depth in (0, 30, 200)}
+    assert outcomes == {(True, True, True, False)}
+
+
+def test_half_a_surrogate_pair_is_an_error_in_json_lines_and_json_documents() -> None:
+    line = '{"id": "A-\\ud800", "x": 1}'
+    for fmt, text in (("jsonl", line), ("json", f"[{line}, {{\"id\": 2}}]")):
+        got = records(text, fmt)
+        assert got[0][2] == "invalid JSON: a \\u escape of half a UTF-16 surrogate pair, which is no character", fmt
+    assert records('["\\ud83d\\ude00", {"id": "\\udc00"}]', "json")[0][1] == "\U0001F600"  # a whole pair
+    assert records('[{"id": "\\udc00"}]', "json")[0][2] is not None
+
+
+def test_json_arrays_one_after_another_and_text_after_an_array() -> None:
+    got = records('[{"id": 1}]\n[{"id": 2},\n {"id": 3}]\n', "json")
+    assert [(line, item) for line, item, _ in got] == [(1, {"id": 1}), (2, {"id": 2}), (3, {"id": 3})]
+    got = records('[{"id": 1}] trailing\n', "json")
+    assert [item for _, item, _ in got] == [{"id": 1}, None] and got[1][2].startswith("invalid JSON")

@@ -107,6 +107,9 @@ ODD_LINES = [
     b"",
     b'{"type": "problem"}',
     b'{"id": null, "type": "problem", "id": "dup"}',
+    # nested 985 (where a worker's parser runs out of room before the main process's), 1,000
+    # (the most an item may be) and 1,001 levels deep: the same records on every path
+    *(b'{"id": "deep", "type": "incident", "x": ' + b"[" * depth + b"]" * depth + b"}" for depth in (984, 999, 1000)),
 ]
 
 
