@@ -286,7 +286,7 @@ def read_csv(stream: IO[bytes]) -> Iterator[ItemRecord]:
     import csv
 
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
-    reader = csv.reader(text)
+    reader = csv.reader(text, strict=True)  # strict: a quote never closed is an error, not the rest of the file as a cell
     try:
         header = next(reader)
     except StopIteration:
@@ -308,7 +308,14 @@ def read_csv(stream: IO[bytes]) -> Iterator[ItemRecord]:
             return
         except csv.Error as error:
             previous = reader.line_num
-            yield ItemRecord(line, error=f"invalid CSV: {error}")
+            if "unexpected end of data" in str(error):
+                yield ItemRecord(line, error=f"invalid CSV: a quoted cell of this row is never closed, so lines {line} "
+                                             f"to {previous} were read as one row; close the quote or double it (\"\")")
+            elif "expected after" in str(error):
+                yield ItemRecord(line, error="invalid CSV: text after the closing quote of a quoted cell; quote the "
+                                             'whole cell and double each quote within it ("")')
+            else:
+                yield ItemRecord(line, error=f"invalid CSV: {error}")
             continue
         previous = reader.line_num
         if not row or (len(row) == 1 and not row[0].strip()):
@@ -334,7 +341,14 @@ def _has_surrogates(text: str) -> bool:
 
 
 def read_yaml(stream: IO[bytes]) -> Iterator[ItemRecord]:
-    """A YAML list of items (or one mapping per document); read whole, with line numbers."""
+    """A YAML list of items (or one mapping per document); read whole, with line numbers.
+
+    A problem within an item (a key written twice, an unreadable value) rejects that item, in
+    its place; one that stopped the parse (a syntax error) is reported at its line, after the
+    items of the documents before it.
+    """
+    import bisect
+
     from .loader import parse_documents
 
     try:
@@ -343,12 +357,33 @@ def read_yaml(stream: IO[bytes]) -> Iterator[ItemRecord]:
         yield ItemRecord(1, error="input is not valid UTF-8")
         return
     documents, problems = parse_documents(text, "<items>")
-    for problem in problems:
-        span = problem.span
-        yield ItemRecord(span.line if span else 1, error=problem.message)
+    entries: list[tuple[int, Any]] = []  # (line, item) in input order
+    starts: list[int] = []  # the line each document starts at
     for document in documents:
+        starts.append(document.span.line)
         if isinstance(document.data, list):
-            for index, item in enumerate(document.data):
-                yield ItemRecord(document.value_span((index,)).line, item)
+            entries.extend((document.value_span((index,)).line, item) for index, item in enumerate(document.data))
         elif document.data is not None:
-            yield ItemRecord(document.span.line, document.data)
+            entries.append((document.span.line, document.data))
+    lines = [line for line, _ in entries]
+    found: dict[int, list[str]] = {}  # entry -> the problems within it
+    alone = []
+    for problem in problems:
+        line = problem.span.line if problem.span else 1
+        entry = bisect.bisect_right(lines, line) - 1
+        # within an item: after its start, and in its own document (documents start in order)
+        if problem.code not in _STOPPING and entry >= 0 and starts[bisect.bisect_right(starts, line) - 1] <= lines[entry]:
+            found.setdefault(entry, []).append(problem.message + (f" (line {line})" if line != lines[entry] else ""))
+        else:
+            alone.append(ItemRecord(line, error=problem.message))
+    records = [ItemRecord(line, item, error=_joined(found[index])) if index in found else ItemRecord(line, item)
+               for index, (line, item) in enumerate(entries)]
+    yield from sorted(records + alone, key=lambda record: record.line)
+
+
+_STOPPING = ("yaml-syntax", "yaml-too-large")  # problems that stand for all that follows them
+
+
+def _joined(messages: list[str]) -> str:
+    more = len(messages) - 1
+    return messages[0] + (f" (and {more} more problem{'s' if more > 1 else ''} in this item)" if more else "")

@@ -34,6 +34,8 @@ _SCALAR_TAGS = {
     "tag:yaml.org,2002:bool": _CONSTRUCTOR.construct_yaml_bool,
     "tag:yaml.org,2002:null": _CONSTRUCTOR.construct_yaml_null,
 }
+_COLLECTION_TAGS = {"tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"}
+_KIND_NAMES = {"int": "an integer", "float": "a number", "bool": "a boolean"}
 # Timestamps stay text: a policy compares dates through declared inputs, not YAML magic.
 _TEXT_TAGS = {"tag:yaml.org,2002:timestamp"}
 
@@ -101,6 +103,9 @@ class _Builder:
             self.nodes[path] = Node(value_span, key_span, node.style or None, node.value)
             return self.scalar(node, value_span)
         self.nodes[path] = Node(value_span, key_span, None, None)
+        if node.tag not in _COLLECTION_TAGS:  # `!!python/tuple [...]`: nothing is built from it, but it is no policy
+            self.problems.append(Diagnostic("yaml-tag", f"YAML tag '{node.tag}' is not supported", value_span,
+                                            "a policy holds only text, numbers, booleans, lists and mappings"))
         if isinstance(node, yaml.SequenceNode):
             return [self.build(child, path + (i,), None, depth + 1) for i, child in enumerate(node.value)]
         if isinstance(node, yaml.MappingNode):
@@ -110,7 +115,17 @@ class _Builder:
     def scalar(self, node: yaml.ScalarNode, span: Span) -> Any:
         construct = _SCALAR_TAGS.get(node.tag)
         if construct is not None:
-            return construct(node)
+            try:
+                return construct(node)
+            except (ValueError, KeyError):  # `!!int abc`, `!!bool maybe`, an integer of 5,000 digits
+                kind = node.tag.rsplit(":", 1)[-1]
+                shown = node.value if len(node.value) <= 40 else node.value[:37] + "..."
+                self.problems.append(
+                    Diagnostic("yaml-value", f"'{shown}' cannot be read as {_KIND_NAMES.get(kind, kind)}", span,
+                               "an integer may have at most 4,300 digits" if kind == "int" and len(node.value) > 4300
+                               else f"write it without the '!!{kind}' tag, or as {_KIND_NAMES.get(kind, kind)}")
+                )
+                return node.value
         if node.tag in _TEXT_TAGS:
             return node.value
         self.problems.append(

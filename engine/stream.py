@@ -67,8 +67,9 @@ def results(decider: Decider, records: Iterator[ItemRecord], id_field: str = "id
     from .inputs import read_text_item
 
     for rec in records:
-        if rec.error is not None:
-            yield Rejection(None, rec.line, rec.error, decider.ref)
+        if rec.error is not None:  # a YAML item with a problem within it is rejected under its id
+            item_id = rec.item.get(id_field) if isinstance(rec.item, dict) else None
+            yield Rejection(item_id, rec.line, rec.error, decider.ref)
             continue
         item = read_text_item(rec.item, decider.inputs) if rec.text_values else rec.item
         yield decider.result_for(item, rec.line, id_field, trace)

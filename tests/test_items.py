@@ -121,3 +121,29 @@ def test_json_arrays_one_after_another_and_text_after_an_array() -> None:
     assert [(line, item) for line, item, _ in got] == [(1, {"id": 1}), (2, {"id": 2}), (3, {"id": 3})]
     got = records('[{"id": 1}] trailing\n', "json")
     assert [item for _, item, _ in got] == [{"id": 1}, None] and got[1][2].startswith("invalid JSON")
+
+
+def test_a_csv_quote_never_closed_is_an_error_naming_the_lines_it_swallowed() -> None:
+    got = records('id,type\nA,"incident\nB,request\nC,problem\n', "csv")
+    swallowed = 'invalid CSV: a quoted cell of this row is never closed, so lines 2 to 4 were read as one row; close the quote or double it ("")'
+    assert got == [(2, None, swallowed)]
+    got = records('id,type\nA,"inc"ident\nB,request\n', "csv")
+    assert [line for line, _, error in got if error] == [2] and got[1][1] == {"id": "B", "type": "request"}
+
+
+def test_a_yaml_item_with_a_problem_is_one_error_record_in_its_place() -> None:
+    text = "- id: A\n  type: incident\n- id: B\n  type: idea\n  type: change\n- id: C\n  count: !!int many\n- id: D\n"
+    got = records(text, "yaml")
+    assert [(line, error) for line, _, error in got] == [
+        (1, None),
+        (3, "key 'type' appears twice in this mapping (line 5)"),
+        (6, "'many' cannot be read as an integer (line 7)"),
+        (8, None),
+    ]
+    assert got[1][1]["id"] == "B"  # the rejection names the item
+
+
+def test_a_yaml_integer_longer_than_python_reads_is_an_error() -> None:
+    got = records("- id: A\n  count: 1" + "0" * 5000 + "\n- id: B\n", "yaml")
+    assert got[0][2].startswith("'1000") and got[0][2].endswith("cannot be read as an integer (line 2)")
+    assert got[1][1] == {"id": "B"}

@@ -52,6 +52,25 @@ def test_unsafe_tags_are_refused() -> None:
     assert problems and problems[0].code in ("yaml-tag", "yaml-syntax")
 
 
+def test_python_tags_on_lists_and_mappings_are_refused_too() -> None:
+    text = "enum: !!python/object/apply:os.system [low, high]\nrules: !!python/tuple []\nok: !!seq [1]\n"
+    (document,), problems = parse_documents(text, "p.yaml")
+    assert [(p.code, p.span.line, p.span.column) for p in problems] == [("yaml-tag", 1, 7), ("yaml-tag", 2, 8)]
+    assert problems[0].message == "YAML tag 'tag:yaml.org,2002:python/object/apply:os.system' is not supported"
+    assert document.data == {"enum": ["low", "high"], "rules": [], "ok": [1]}  # plain data, nothing run
+
+
+def test_a_value_its_tag_cannot_read_is_an_error_at_the_value() -> None:
+    text = "a: !!int abc\nb: !!bool maybe\nc: 1" + "0" * 5000 + "\nd: !!float 1.5\n"
+    (document,), problems = parse_documents(text, "p.yaml")
+    assert [(p.code, p.span.line, p.span.column, p.message[:20]) for p in problems] == [
+        ("yaml-value", 1, 4, "'abc' cannot be read"), ("yaml-value", 2, 4, "'maybe' cannot be re"),
+        ("yaml-value", 3, 4, "'1000000000000000000")]
+    assert problems[0].hint == "write it without the '!!int' tag, or as an integer"
+    assert problems[2].hint == "an integer may have at most 4,300 digits"
+    assert document.data["d"] == 1.5
+
+
 def test_keys_are_taken_as_written() -> None:
     (document,), problems = parse_documents("no: 1\nyes: 2\n1: 3\n", "p.yaml")
     assert problems == []
