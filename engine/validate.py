@@ -333,7 +333,14 @@ class DocumentBuilder:
         specs: list[InputSpec] = []
         for name, declaration in declared.items():
             specs.extend(self.input(name, declaration, ("inputs", name), parent=None))
-        seen = {spec.name for spec in specs}
+        first: dict[str, InputSpec] = {}
+        for spec in specs:  # `m: {properties: {n: ...}}` and `m.n: ...` declare one field twice
+            if spec.name in first:
+                self.diagnostics.append(Diagnostic(
+                    "duplicate-input", f"input '{spec.name}' is declared twice", spec.span,
+                    f"it is also declared at line {first[spec.name].span.line}; keep one of the two"))
+            first.setdefault(spec.name, spec)
+        seen = set(first)
         for spec in specs:
             parts = spec.name.split(".")
             for cut in range(1, len(parts)):

@@ -260,6 +260,15 @@ def test_invalid_input_default(write) -> None:
     assert column == column_of(text, "medium")
 
 
+def test_a_nested_field_declared_twice(write) -> None:
+    # once within its mapping's properties, once with a dotted name: which would items be checked against?
+    inputs = "inputs:\n  m: {type: object, properties: {n: integer}}\n  m.n: string\n"
+    text = policy_text("- {id: r1, outcome: initiative, when: \"m.n == 'x'\"}", inputs=inputs)
+    code, line, column, hint = only(problems_of(write, text))
+    assert (code, line, column) == ("duplicate-input", line_of(text, "m.n: string"), 3)
+    assert hint == f"it is also declared at line {line_of(text, 'properties')}; keep one of the two"
+
+
 def test_column_inside_a_block_scalar(write) -> None:
     text = policy_text("""
         - id: r1
