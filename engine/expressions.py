@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import Diagnostic, Span, did_you_mean
-from .sandbox import parse_date, parse_datetime
+from .sandbox import Pattern, PatternError, parse_date, parse_datetime
 from .schema import json_equal
 
 MAX_EXPRESSION_LENGTH = 4000  # characters in one expression
@@ -192,7 +192,7 @@ class Checked:
     type: Type
     reads: tuple[str, ...]  # declared inputs whose values it reads, in order of first use
     presence: tuple[str, ...]  # declared inputs it tests with has()
-    regexes: dict[int, re.Pattern[str]] = field(default_factory=dict)  # id(call node) -> pattern
+    regexes: dict[int, Pattern] = field(default_factory=dict)  # id(call node) -> pattern
     refs: dict[int, Reference] = field(default_factory=dict)  # id(name node) -> reference
     constants: dict[int, Any] = field(default_factory=dict)  # id(constant node) -> coerced value
     types: dict[int, Type] = field(default_factory=dict)  # id(node) -> its static type
@@ -257,6 +257,17 @@ def check_value_expression(text: str, scope: Scope, locate: Locate) -> tuple[Che
     return _check(text, scope, locate, want_condition=False)
 
 
+def parse_python(source: str) -> ast.Expression:
+    """The syntax tree of an expression, without Python's warnings about its text: `'\\d+'`
+    is the pattern \\d+, as Python reads it, not a warning printed to the user."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return ast.parse(source, mode="eval")
+
+
 def _check(text: str, scope: Scope, locate: Locate, want_condition: bool) -> tuple[Checked | None, list[Diagnostic]]:
     if len(text) > MAX_EXPRESSION_LENGTH:
         return None, [
@@ -271,7 +282,7 @@ def _check(text: str, scope: Scope, locate: Locate, want_condition: bool) -> tup
         return None, [Diagnostic("expression-syntax", "expression is empty", locate(0, 0))]
     offsets = _CharOffsets(source, lead)
     try:
-        tree = ast.parse(source, mode="eval").body
+        tree = parse_python(source).body
     except SyntaxError as error:
         return None, [_syntax_problem(error, source, offsets, locate)]
     except (ValueError, RecursionError, MemoryError):
@@ -353,7 +364,7 @@ class _Checker:
         self.problems: list[Diagnostic] = []
         self.reads: list[str] = []
         self.presence: list[str] = []
-        self.regexes: dict[int, re.Pattern[str]] = {}
+        self.regexes: dict[int, Pattern] = {}
         self.refs: dict[int, Reference] = {}
         self.constants: dict[int, Any] = {}
         self.types: dict[int, Type] = {}
@@ -709,9 +720,11 @@ class _Checker:
                          "the pattern is checked when the policy loads, so it must be a literal")
             return BOOLEAN
         try:
-            self.regexes[id(node)] = re.compile(pattern.value)
-        except re.error as error:
-            self.problem(pattern, "invalid-regex", f"invalid regular expression: {error.msg}")
+            self.regexes[id(node)] = Pattern(pattern.value)
+        except PatternError as error:
+            self.problem(pattern, "invalid-regex", f"invalid regular expression: {error}",
+                         "patterns are RE2's syntax, matched in time linear in the text: no back-references (\\1) "
+                         "or look-arounds ((?=...), (?<=...)), repetition counts up to 1,000")
         return BOOLEAN
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .errors import Diagnostic, PolicyError, Span, listed
-from .expressions import dotted_name, forbidden_syntax
+from .expressions import dotted_name, forbidden_syntax, parse_python
 from .inputs import ABSENT, FALSE_WORDS, TRUE_WORDS, lookup
 from .loader import Document, parse_documents
 from .validate import rulebook_document
@@ -175,7 +175,7 @@ def _reads(document: Document, rules: list[_Rule], fields: set[str], kinds: _Sam
     def expression(text: str, path: tuple[Any, ...]) -> str:
         span = document.value_span(path)
         try:
-            tree = ast.parse(text.strip(), mode="eval")
+            tree = parse_python(text.strip())
         except SyntaxError as error:
             problems.append(Diagnostic("import-expression", f"not an expression: {error.msg}", span,
                                        "write the condition as a comparison, e.g. cost >= 1000"))

@@ -226,12 +226,11 @@ def _portable(value: Any) -> bool:
     """Whether a constant of generated code can be kept in the cache and read back without
     the engine beyond its sandbox: plain data, dates, patterns, builtins, sandbox functions."""
     import datetime
-    import re
 
     from . import sandbox
     from .jsonio import UNSET
 
-    if value is None or value is UNSET or type(value) in (str, int, float, bool, datetime.date, datetime.datetime, re.Pattern):
+    if value is None or value is UNSET or type(value) in (str, int, float, bool, datetime.date, datetime.datetime, sandbox.Pattern):
         return True
     if type(value) in (tuple, list, frozenset):
         return all(_portable(item) for item in value)

@@ -328,3 +328,24 @@ def test_decide_many_gives_what_decide_gives_item_by_item(hit: str) -> None:
             assert result is policy.decide(item)
         except ItemError as error:
             assert isinstance(result, Rejection) and result.error == error.message and result.item_id == item["id"]
+
+
+def test_a_regular_expression_takes_linear_time_whatever_the_pattern() -> None:
+    # (a+)+$ over 'aaa...!' takes a backtracking engine 2^n steps: this would never finish
+    policy = load("""
+    - {id: nested, outcome: initiative, when: "matches(title, '(a+)+$') or matches(title, '(\\\\w|\\\\d)+$')"}
+    """, inputs="inputs:\n  title: string\n")
+    item = {"id": "R", "title": "a" * 50_000 + "!"}
+    assert policy.classify(item).rule is None
+    assert policy.decide(item).rule is None and policy.decide_many([item])[0].rule is None
+    assert policy.classify(item, trace=True).trace.default_applied
+    assert policy.classify({"title": "aaaa"}).rule == "nested"
+
+
+def test_regular_expressions_read_classes_as_ascii_and_unicode_properties_for_every_script() -> None:
+    policy = load("""
+    - {id: ascii-digit, outcome: initiative, when: "matches(code, '^[A-Z]+-\\\\d+$')"}
+    - {id: any-letters, outcome: process_improvement, when: "matches(code, '^\\\\p{L}+$')"}
+    """, inputs="inputs:\n  code: string\n")
+    assert [policy.decide({"code": code}).rule for code in ("INC-42", "INC-\u0664\u0662", "Caf\u00e9", "INC-42\n")] == [
+        "ascii-digit", None, "any-letters", None]

@@ -252,6 +252,15 @@ def test_invalid_regular_expression(write) -> None:
     assert code == "invalid-regex" and column == column_of(text, "'[unclosed'")
 
 
+@pytest.mark.parametrize("pattern", [r"(a)\\1", "(?<=a)b", "a(?!b)", "x{1001}"])
+def test_a_regular_expression_that_needs_backtracking_is_refused_with_a_hint(write, pattern: str) -> None:
+    text = policy_text(f"- id: r1\n  outcome: initiative\n  when: matches(title, '{pattern}')",
+                       inputs="inputs:\n  title: string\n")
+    code, _, column, hint = only(problems_of(write, text))
+    assert code == "invalid-regex" and column == column_of(text, f"'{pattern}'")
+    assert hint.startswith("patterns are RE2's syntax, matched in time linear in the text: no back-references")
+
+
 def test_invalid_input_default(write) -> None:
     inputs = "inputs:\n  risk: {type: string, enum: [low, high], default: medium}\n"
     text = policy_text("- {id: r1, outcome: initiative, when: \"risk == 'high'\"}", inputs=inputs)
