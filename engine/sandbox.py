@@ -258,6 +258,10 @@ def round_number(value: Any, digits: Any = None) -> Any:
         return round(value)
     if isinstance(digits, bool) or not isinstance(digits, int):
         raise TypeError("round() needs a whole number of digits")
+    if type(value) is int and -digits > value.bit_length():
+        # Python would compute 10 ** -digits first (round(5, -10**9) never ends); 10 ** -digits
+        # is then more than twice the value, which rounds to 0
+        return 0
     return round(value, digits)
 
 

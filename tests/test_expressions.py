@@ -6,6 +6,8 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from engine import sandbox
 from engine.errors import Span
@@ -179,6 +181,18 @@ def test_powers_are_bounded() -> None:
         sandbox.safe_pow(-8, 0.5)
     with pytest.raises(ZeroDivisionError):
         sandbox.safe_pow(0, -1)
+
+
+@given(st.integers(min_value=-(10**60), max_value=10**60) | st.floats(allow_nan=False, allow_infinity=False),
+       st.integers(min_value=-250, max_value=250))
+def test_round_is_pythons_round(value: float, digits: int) -> None:
+    assert sandbox.round_number(value, digits) == round(value, digits)
+
+
+def test_round_to_a_huge_number_of_digits_is_bounded() -> None:
+    # Python computes 10 ** 1,000,000,000 before rounding an integer to -10**9 digits
+    assert sandbox.round_number(5, -(10**9)) == 0 and sandbox.round_number(-(10**40), -(10**12)) == 0
+    assert sandbox.round_number(5.5, -(10**9)) == 0.0 and sandbox.round_number(5, 10**9) == 5
 
 
 def test_text_building_is_bounded() -> None:
