@@ -710,14 +710,16 @@ class _Generator:
         nodes = [f"n{c.node_id}" for c in self.policy.conditions]
         for chunk in range(0, len(nodes), 50):
             lines.append("    " + " = ".join(nodes[chunk:chunk + 50]) + " = None")
-        every = "(" + "".join(f"{node}, " for node in nodes) + ")"
-        single = self.policy.hit in ("first", "priority")
-        for rule in order:
-            if single:
-                lines += [f"    if {self.condition(rule.when, True)}:", f"        return {every}"]
-            else:
-                lines.append(f"    {self.condition(rule.when, True)}")
-        lines.append(f"    return {every}")
+        if self.policy.hit in ("first", "priority"):
+            # the first rule that holds ends the loop, which runs once: one return of every
+            # node, not one a rule (with a thousand rules, a million names to compile)
+            lines.append("    while True:")
+            for rule in order:
+                lines += [f"        if {self.condition(rule.when, True)}:", "            break"]
+            lines.append("        break")
+        else:
+            lines += [f"    {self.condition(rule.when, True)}" for rule in order]
+        lines.append("    return (" + "".join(f"{node}, " for node in nodes) + ")")
         return "\n".join(lines)
 
     def function(self, name: str, loads: list[str], order: tuple[Rule, ...]) -> str:

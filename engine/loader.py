@@ -59,6 +59,14 @@ class Document:
     data: Any
     nodes: dict[Path, Node] = field(repr=False)
     text: str = field(repr=False, default="")
+    _lines: list[str] | None = field(repr=False, default=None, compare=False)
+
+    @property
+    def lines(self) -> list[str]:
+        """The lines of the file's text (split once: every expression's locator reads them)."""
+        if self._lines is None:
+            self._lines = self.text.splitlines()
+        return self._lines
 
     @property
     def span(self) -> Span:

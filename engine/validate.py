@@ -602,7 +602,7 @@ def scalar_locator(document: Document, path: Path) -> ex.Locate:
     start = node.span
     style = node.style
     value = node.raw or ""
-    lines = document.text.splitlines()
+    lines = document.lines
     written = lines[start.line - 1][start.column - 1:] if 0 < start.line <= len(lines) else ""
 
     def locate(offset: int, length: int) -> Span:

@@ -468,3 +468,17 @@ def test_huge_work_on_item_data_is_stopped(expression: str, item: dict[str, Any]
     item.setdefault("eval", 1)
     with pytest.raises(ItemError, match="too large|limit"):
         policy.classify(item)
+
+
+def test_the_generated_code_grows_in_step_with_the_rules() -> None:
+    # a replay that returned every condition's value at each rule was rules x conditions long:
+    # a 1,000-rule policy took 3 s and 1 GB to load
+    def policy(count: int) -> engine.Policy:
+        rules = "".join(f"  - {{id: r{number}, outcome: b, when: 'n == {number}'}}\n" for number in range(count))
+        return engine.loads("rulebook: 1\nkind: classification\nname: many\ninputs:\n  n: integer\n"
+                            f"outcomes: [a, b]\ndefault: a\nrules:\n{rules}")
+
+    small, large = policy(100), policy(1000)
+    assert len(large.classifier.forms.source) < 12 * len(small.classifier.forms.source)
+    decision = large.classify({"id": 1, "n": 777}, trace=True)
+    assert decision.verdict.rule == "r777" and [rule.rule.id for rule in decision.trace.rules][-1] == "r777"
