@@ -141,6 +141,16 @@ def test_what_cannot_be_decided_is_said_not_guessed() -> None:
     assert ("not-analysed", "vpn") in codes(findings) and ("not-analysed", "vpn-again") in codes(findings)
 
 
+def test_arithmetic_that_floats_round_is_not_analysed() -> None:
+    # over exact fractions neither rule could fire; with floats, both do
+    policy, findings = lint("  - {id: rounded, outcome: improve, when: 'cost + 0.1 + 0.2 > cost + 0.3'}\n"
+                            "  - {id: divided, outcome: initiative, when: 'count / 49 * 49 != count'}\n"
+                            "  - {id: whole, outcome: portfolio, when: 'count + 1 == count'}\n", default="routine")
+    assert codes(findings) == [("not-analysed", "rounded"), ("not-analysed", "divided"), ("dead-rule", "whole")]
+    assert policy.decide({"type": "incident", "count": 1, "cost": 0}).rule == "rounded"
+    assert policy.decide({"type": "incident", "count": 1, "cost": 1}).rule == "divided"
+
+
 def test_dates_lists_and_functions_are_analysed() -> None:
     _, findings = lint("  - {id: tagged, outcome: improve, when: \"'vip' in tags\"}\n"
                        "  - {id: tagged-again, outcome: initiative, when: \"'vip' in tags and 'legacy' in tags\"}\n"
