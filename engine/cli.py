@@ -355,8 +355,8 @@ def lint(paths: tuple[str, ...], fmt: str, timeout_ms: int, quiet: bool) -> None
       rulebook lint policies/
       rulebook lint demand.yaml --format json
 
-    Exit status 0 when there is no error finding, 1 when there is (or a policy is invalid),
-    2 when the solver is not installed.
+    Exit status 0 when there is no error finding, 1 when there is (or a policy is invalid, or a
+    folder given holds no policy), 2 when the solver is not installed.
     """
     from .lint import SolverMissing, lint_policy_set
     from .render import finding_record, format_findings
@@ -368,22 +368,26 @@ def lint(paths: tuple[str, ...], fmt: str, timeout_ms: int, quiet: bool) -> None
         _usage(str(error))
     sources = {policy.file: _read_text(policy.file) for policy in policy_set.policies}
     errors = [f for f in findings if f.severity == "error"]
+    # as for validate: a folder holding no policy is a mistake, a file named that is none is skipped
+    nothing = not policy_set.policies and any(os.path.isdir(path) for path in paths)
     if fmt == "json":
         import json
 
-        document = {"errors": len(errors), "findings": [finding_record(f) for f in findings]}
+        document = {"errors": len(errors) + nothing, "findings": [finding_record(f) for f in findings]}
         click.echo(json.dumps(document, indent=2, ensure_ascii=False, default=str))
     else:
         if findings:
             click.echo(format_findings(findings, sources))
-        if not quiet:
-            click.echo(_lint_summary(findings, len(policy_set.policies)))
-    sys.exit(ExitCode.FAILED if errors else ExitCode.OK)
+        if not quiet or nothing:
+            click.echo(_lint_summary(findings, len(policy_set.policies), nothing))
+    sys.exit(ExitCode.FAILED if errors or nothing else ExitCode.OK)
 
 
-def _lint_summary(findings: list[Any], policies: int) -> str:
+def _lint_summary(findings: list[Any], policies: int, nothing: bool = False) -> str:
     counts = {severity: sum(1 for f in findings if f.severity == severity) for severity in ("error", "warning", "info")}
     checked = counted(policies, "policy", "policies")
+    if not policies:
+        return "error: no Rulebook policy found; nothing was linted" if nothing else "no policies found"
     if not findings:
         return f"ok: {checked}, no findings"
     parts = [counted(counts["error"], "error"), counted(counts["warning"], "warning"), counted(counts["info"], "note")]

@@ -500,6 +500,14 @@ def test_lint_of_the_shipped_policies_has_no_errors() -> None:
     assert result.exit_code == 0 and "0 errors" in result.stdout
 
 
+def test_lint_of_a_folder_without_policies_fails_as_validate_does(write) -> None:
+    folder = write("other/rules.yaml", "rules:\n  - id: a\n").parent
+    result = run("lint", str(folder))
+    assert result.exit_code == 1 and result.stdout.strip() == "error: no Rulebook policy found; nothing was linted"
+    named = run("lint", str(folder / "rules.yaml"))  # a commit hook hands over every YAML file it changes
+    assert named.exit_code == 0 and named.stdout.strip() == "no policies found"
+
+
 def test_lint_without_the_solver_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
     import builtins
 
