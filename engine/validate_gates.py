@@ -196,6 +196,9 @@ class GatesBuilder(DocumentBuilder):
         require = self.evidence(body.get("require"), path + ("require",))
         conditions = self.gate_conditions(body, path, scope)
         approvals = self.approvals(body.get("approvals"), path + ("approvals",), roster)
+        self.distinct_criteria([(e.field, e.span, "evidence") for e in require]
+                               + [(c.name, c.span, "condition") for c in conditions]
+                               + [(a.name, a.span, "approval") for a in approvals])
         if to_stage is None or from_stage is None:
             return None
         gate_id = body.get("id") if isinstance(body.get("id"), str) else f"{from_stage}->{to_stage}"
@@ -210,6 +213,19 @@ class GatesBuilder(DocumentBuilder):
             because=_text(body.get("because")),
             description=_text(body.get("description")),
         )
+
+    def distinct_criteria(self, criteria: list[tuple[str, Span, str]]) -> None:
+        """Each criterion of a gate by a name of its own: results, explanations and test cases
+        (`unmet: [name]`) name them. Evidence twice is reported where it is read."""
+        first: dict[str, tuple[Span, str]] = {}
+        for name, span, kind in criteria:
+            if name in first and (kind, first[name][1]) != ("evidence", "evidence"):
+                at, other = first[name]
+                self.diagnostics.append(Diagnostic(
+                    "duplicate-criterion", f"two criteria of this gate are named '{name}'", span,
+                    f"the {other} at line {at.line} is named so too; give "
+                    f"{'it' if kind == 'evidence' else f'this {kind}'} an 'id' of its own"))
+            first.setdefault(name, (span, kind))
 
     def stage_name(self, name: Any, path: Path, stages: list[str], at_key: bool) -> str | None:
         if not isinstance(name, str):

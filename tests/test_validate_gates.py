@@ -218,6 +218,16 @@ def test_evidence_required_twice(write) -> None:
     assert only(problems_of(write, text))[:3] == ("duplicate-evidence", line_of(text, "sponsor, sponsor"), column_of(text, "sponsor]"))
 
 
+def test_two_criteria_of_a_gate_by_one_name(write) -> None:
+    # results and test cases (`unmet: [board]`) name criteria: two of one name could not be told apart
+    gates = GATES.replace("  approvals: {from: board, rule: majority}",
+                          "  require: [board]\n  approvals: [{from: board}, {from: board, rule: unanimous, id: all}]")
+    text = gates_text(gates)
+    problems = problems_of(write, text)
+    assert [problem[:3] for problem in problems] == [("duplicate-criterion", line_of(text, "approvals: ["), column_of(text, "{from: board}"))]
+    assert problems[0][3] == f"the evidence at line {line_of(text, 'require: [board]')} is named so too; give this approval an 'id' of its own"
+
+
 # -- inputs and conditions -------------------------------------------------------------------------------
 
 
