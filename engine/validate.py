@@ -229,12 +229,25 @@ def check_documents(documents: list[Document]) -> Report:
         diagnostics.extend(gates_builder.diagnostics)
         if gates_policy is not None and structured and named(gates_policy, document):
             gate_policies.append(gates_policy)
+            diagnostics.extend(_outcome_for_gates(gates_policy, classifications))
     errors = [d for d in diagnostics if d.severity == "error"]
     rule_lists = tuple(dict.fromkeys(document.file for document in documents if isinstance(document.data, dict)
                                      and not rulebook_document(document.data) and isinstance(document.data.get("rules"), list)))
     policy_set = None if errors else PolicySet(tuple(classifications), (), tuple(kept), tuple(gate_policies), rule_lists)
     sources = {d.file: d.text for d in documents}
     return Report(policy_set, diagnostics, sources, test_documents)
+
+
+def _outcome_for_gates(gates: GatesPolicy, classifications: list[ClassificationPolicy]) -> list[Diagnostic]:
+    """A gates policy that reads `outcome` beside the classification that would give it, which
+    gives several (hit: collect): no item without an outcome of its own could be gated."""
+    if len(classifications) != 1 or classifications[0].hit != "collect" or "outcome" not in gates.reads:
+        return []
+    reading = next(c for c in gates.conditions if c.expr is not None and "outcome" in (*c.expr.reads, *c.expr.presence))
+    name = classifications[0].name
+    return [Diagnostic("outcome-of-collect", f"the gates read 'outcome', but '{name}' gives several outcomes (hit: collect)",
+                       reading.span, "gates read one outcome: classify with hit: first, priority or unique; or check "
+                                     "the gates without this classification, on items that carry their outcome")]
 
 
 def load_policy_set(paths: list[str] | tuple[str, ...]) -> PolicySet:

@@ -266,6 +266,16 @@ def test_outcome_is_checked_against_the_classification_outcomes(write) -> None:
     assert problems_of(write, text) == []
 
 
+@pytest.mark.parametrize("hit, codes", [("collect", ["outcome-of-collect"]), ("unique", [])])
+def test_gates_that_read_the_outcome_need_a_classification_that_gives_one(write, hit: str, codes: list[str]) -> None:
+    write("set/intake.yaml", policy_text("- {id: r1, outcome: initiative, when: 'recurrence_90d > 1'}", hit=hit))
+    text = gates_text(GATES, extra="applies_to: outcome == 'initiative'\n")
+    gates = write("set/gates.yaml", text)
+    report = check_paths([str(gates.parent)])
+    assert [(p.code, p.span.file, p.span.line) for p in report.errors] == [
+        (code, str(gates), line_of(text, "applies_to")) for code in codes]
+
+
 def test_a_condition_entry_needs_a_condition(write) -> None:
     text = gates_text(GATES.replace("when: cost <= budget", "when:\n    - {id: x, because: y}"))
     code, line, _, _ = only(problems_of(write, text))
