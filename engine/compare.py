@@ -294,7 +294,8 @@ class _Counter:
                 new_errors += count
             elif old_key is None:
                 fixed_errors += count
-            elif old_key != new_key and not _differs(old_key[0], new_key[0]):
+            elif _rules_of(old_key) != _rules_of(new_key) and not _differs(old_key[0], new_key[0]):
+                # compared as lists: a default under `first` and under `collect` is one rule
                 rule_changed += count
         order = _outcome_order(old, new)
         transitions, unchanged = [], []

@@ -157,6 +157,7 @@ def test_one_outcome_equals_a_list_of_just_that_outcome() -> None:
     first, collect = policies(RULES, RULES), engine.loads(policy_text(RULES, hit="collect"))
     result = engine.diff(first[0], collect, ITEMS)
     assert result.changed == 0 and result.rules == ()
+    assert result.rule_changed == 0  # the default, or one rule, is the same under either hit policy
 
 
 def test_records_that_cannot_be_read_are_errors_under_both_in_input_order(monkeypatch: pytest.MonkeyPatch) -> None:
