@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -620,6 +621,8 @@ def scalar_locator(document: Document, path: Path) -> ex.Locate:
 
     def locate(offset: int, length: int) -> Span:
         single_line = start.end_line is None or start.end_line == start.line
+        if style is None and value and not written.rstrip().startswith(value):
+            return _folded_position(lines, start, value, offset, length) or start
         if style in (None, "'", '"') and single_line and "\n" not in value:
             shift = 1 if style in ("'", '"') else 0
             if style == "'":
@@ -632,6 +635,33 @@ def scalar_locator(document: Document, path: Path) -> ex.Locate:
         return start
 
     return locate
+
+
+def _folded_position(lines: list[str], start: Span, value: str, offset: int, length: int) -> Span | None:
+    """Where `offset` of a plain scalar written over several lines is: YAML reads each line
+    break and the indentation after it as one space, and ' #' as the start of a comment. None
+    if the lines do not give the value that way (a blank line within it)."""
+
+    def content(text: str) -> str:
+        comment = re.search(r"\s#", text)
+        return (text[:comment.start()] if comment else text).strip()
+
+    parts = [(start.line, start.column, content(lines[start.line - 1][start.column - 1:]))]
+    number, read = start.line + 1, len(parts[0][2])
+    while read < len(value) and number <= len(lines):
+        text = lines[number - 1]
+        if not content(text):
+            return None
+        parts.append((number, len(text) - len(text.lstrip()) + 1, content(text)))
+        read += 1 + len(parts[-1][2])
+        number += 1
+    if " ".join(text for _, _, text in parts) != value:
+        return None
+    for number, column, text in parts:
+        if offset <= len(text):
+            return Span(start.file, number, column + offset, number, column + offset + min(length, len(text) - offset))
+        offset -= len(text) + 1
+    return None
 
 
 def _block_position(lines: list[str], start: Span, value: str, style: str, offset: int, length: int) -> Span:

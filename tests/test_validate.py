@@ -290,6 +290,22 @@ def test_column_inside_a_block_scalar(write) -> None:
     assert (code, line, column) == ("unknown-name", line_of(text, "recurence_90d >= 10"), column_of(text, "recurence_90d"))
 
 
+def test_column_inside_a_plain_scalar_written_over_several_lines(write) -> None:
+    text = policy_text("""
+        - id: r1
+          outcome: initiative
+          when: service_criticality == 'high' and
+            recurence_90d >= 10   and
+              departments_affected >= 3
+    """)
+    code, line, column, _ = only(problems_of(write, text))
+    assert (code, line, column) == ("unknown-name", line_of(text, "recurence_90d >= 10"), column_of(text, "recurence_90d"))
+    commented = text.replace("'high' and", "'high' and  # the critical ones are below").replace(">= 3", ">= 3 # wide")
+    assert only(problems_of(write, commented))[1:3] == (line_of(text, "recurence_90d >= 10"), column_of(text, "recurence_90d"))
+    with_blank_line = text.replace("'high' and\n", "'high' and\n\n")  # a line break within the value: not shown exactly
+    assert only(problems_of(write, with_blank_line))[1:3] == (line_of(text, "when:"), column_of(text, "service_criticality =="))
+
+
 def test_column_inside_a_single_quoted_scalar_with_escaped_quotes(write) -> None:
     text = policy_text("""
         - id: r1
