@@ -166,8 +166,11 @@ class SchemaChecker:
         if not any(json_equal(instance, option) for option in value):
             options = ", ".join(f"'{o}'" for o in value)
             hint = did_you_mean(instance, value) if isinstance(instance, str) else None
+            # no enum here lists mappings or lists: one given is the wrong kind of value, which
+            # lets an alternative form (`{type: ...}` for a type name) be the one reported
+            code = "wrong-type" if isinstance(instance, (dict, list)) else "invalid-value"
             yield SchemaProblem(
-                path, "invalid-value", f"{subject(path)} must be one of {options}, not {describe(instance)}", hint or _hint(schema)
+                path, code, f"{subject(path)} must be one of {options}, not {describe(instance)}", hint or _hint(schema)
             )
 
     def _const(self, value: Any, instance: Any, schema: dict[str, Any], path: Path) -> Iterator[SchemaProblem]:

@@ -367,6 +367,11 @@ class DocumentBuilder:
                                      f"declare '{prefix}' with type: object", at_key=True)
         return specs
 
+    def reading_hint(self, path: Path, kind: str) -> str | None:
+        """YAML's reading of an unquoted value, where that explains why it is no `kind`: a
+        number or a boolean for text, nothing at all for anything."""
+        return _yaml_hint(self.document, path) if kind == "string" or _at(self.data, path) is None else None
+
     def input(self, name: str, declaration: Any, path: Path, parent: str | None) -> list[InputSpec]:
         full = f"{parent}.{name}" if parent else name
         if any(part.startswith("__") for part in full.split(".")):
@@ -411,7 +416,7 @@ class DocumentBuilder:
                     converted.append(convert(value, replace(spec, minimum=None, maximum=None)))
                 except ValueProblem as problem:
                     self.problem(path + ("enum", index), "invalid-input", f"enum value {shown(value)} {problem}",
-                                 _yaml_hint(self.document, path + ("enum", index)))
+                                 self.reading_hint(path + ("enum", index), kind))
             if len({json.dumps(v, sort_keys=True) for v in enum}) != len(enum):
                 self.problem(path + ("enum",), "invalid-input", f"enum of '{full}' lists a value twice")
             enum_values = tuple(converted)
@@ -423,7 +428,7 @@ class DocumentBuilder:
                 default = convert(declaration["default"], spec)
             except ValueProblem as problem:
                 self.problem(path + ("default",), "invalid-default", f"default of '{full}' {problem}",
-                             _yaml_hint(self.document, path + ("default",)))
+                             self.reading_hint(path + ("default",), kind))
             if declaration.get("required") is True:
                 self.problem(path + ("required",), "invalid-input",
                              f"'{full}' has a default, so it is never missing; 'required' cannot apply",

@@ -68,6 +68,22 @@ def test_unknown_key_with_did_you_mean(write) -> None:
     assert only(problems_of(write, text)) == ("unknown-key", line_of(text, "becuase"), 5, "did you mean 'because'?")
 
 
+def test_a_misspelt_key_of_an_input_declaration(write) -> None:
+    inputs = "inputs:\n  risk: {tpye: string}\n"
+    text = policy_text("- {id: r1, outcome: initiative, when: \"risk == 'high'\"}", inputs=inputs)
+    problems = problems_of(write, text)
+    assert ("unknown-key", line_of(text, "tpye"), column_of(text, "tpye"), "did you mean 'type'?") in problems
+    assert all(code != "invalid-value" for code, *_ in problems)  # not "must be one of 'string', ..."
+
+
+def test_a_number_outside_its_bounds_gets_no_hint_about_quotes(write) -> None:
+    inputs = "inputs:\n  count: {type: integer, maximum: -1, default: 5}\n  note: {type: string, default: 5}\n"
+    text = policy_text("- {id: r1, outcome: initiative, when: 'count > 1 and note == \"x\"'}", inputs=inputs)
+    problems = problems_of(write, text)
+    assert [(line, hint) for _, line, _, hint in problems] == [
+        (line_of(text, "count: {"), None), (line_of(text, "note: {"), "YAML reads 5 as a number; write '5' in quotes for the text")]
+
+
 def test_unknown_top_level_key(write) -> None:
     text = policy_text("- {id: r1, outcome: initiative, when: 'recurrence_90d > 1'}").replace("hit: first", "hits: first")
     code, line, column, hint = only(problems_of(write, text))
