@@ -203,7 +203,7 @@ class Translation:
             return z3.If(test, body, orelse), z3.And(known_test, z3.If(test, known_body, known_else))
         if isinstance(node, ast.Call):
             return self.call(checked, node)
-        raise Unanalysed(type(node).__name__)
+        raise Unanalysed(_UNMODELLED.get(type(node).__name__, type(node).__name__))
 
     def presence(self, entry: _Input) -> Any:
         return self.z3.BoolVal(True) if entry.present is True else entry.present
@@ -237,7 +237,7 @@ class Translation:
             return left - right, known
         if isinstance(node.op, ast.Mult):
             return left * right, known
-        raise Unanalysed(f"operator {type(node.op).__name__}")
+        raise Unanalysed(_UNMODELLED.get(type(node.op).__name__, f"operator {type(node.op).__name__}"))
 
     def compare(self, checked: Any, node: ast.Compare) -> tuple[Any, Any]:
         z3 = self.z3
@@ -319,6 +319,11 @@ class Translation:
 
 
 # -- witnesses ---------------------------------------------------------------------------------
+
+
+# what a not-analysed note names, in the words of the policy language
+_UNMODELLED = {"Pow": "** (powers)", "Mod": "% (remainders)", "FloorDiv": "// (whole division)",
+               "Subscript": "indexing (tags[0])", "List": "a list", "Tuple": "a list"}
 
 
 def witness(translation: Translation, model: Any) -> dict[str, Any]:

@@ -151,6 +151,13 @@ def test_arithmetic_that_floats_round_is_not_analysed() -> None:
     assert policy.decide({"type": "incident", "count": 1, "cost": 1}).rule == "divided"
 
 
+def test_a_not_analysed_note_names_the_operator_as_a_policy_writes_it() -> None:
+    _, findings = lint("  - {id: odd, outcome: improve, when: 'count % 2 == 1'}\n"
+                       "  - {id: squared, outcome: initiative, when: 'count ** 2 > 4'}\n")
+    assert [f.message.split("not modelled: ")[1] for f in findings if f.code == "not-analysed"] == [
+        "% (remainders)", "** (powers)"]
+
+
 def test_dates_lists_and_functions_are_analysed() -> None:
     _, findings = lint("  - {id: tagged, outcome: improve, when: \"'vip' in tags\"}\n"
                        "  - {id: tagged-again, outcome: initiative, when: \"'vip' in tags and 'legacy' in tags\"}\n"
