@@ -170,6 +170,8 @@ def convert_text(value: str, spec: InputSpec) -> Any:
     try:
         if kind == "integer":
             number = float(text) if any(c in text for c in ".eE") else int(text)
+            if isinstance(number, float) and not math.isfinite(number):
+                return value  # 1e400: reported as written, not as inf
             return int(number) if isinstance(number, float) and number.is_integer() else number
         if kind == "number":
             number = float(text)
@@ -213,8 +215,7 @@ def _quoted_hint(value: Any, kind: str) -> str:
         return " (write true or false without quotes)"
     if kind in ("integer", "number"):
         try:
-            float(text)
-            return " (write numbers without quotes)"
+            return " (write numbers without quotes)" if math.isfinite(float(text)) else ""
         except ValueError:
             return ""
     return ""

@@ -153,6 +153,10 @@ def cell(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, list):
         return "; ".join(cell(v) for v in value)
+    if isinstance(value, dict):  # an id that is a JSON object: shown as JSON, not as Python writes it
+        from .jsonio import encode_record
+
+        return encode_record(value).decode("utf-8")
     return str(value)
 
 

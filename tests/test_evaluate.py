@@ -288,6 +288,10 @@ def test_csv_cells_are_read_as_the_declared_types() -> None:
     bad = read_text_item({"n": "three"}, specs)
     with pytest.raises(ItemError, match="'n' must be a whole number, not 'three'"):
         policy.classify(bad)
+    for cells in ({"n": "1e400"}, {"x": "-1e999"}):  # too large for a float: named as written, no hint about quotes
+        with pytest.raises(ItemError) as raised:
+            policy.classify(read_text_item(cells, specs))
+        assert raised.value.message.endswith(f"not '{next(iter(cells.values()))}'")
 
 
 def test_classify_all_gives_one_record_per_item_in_order() -> None:

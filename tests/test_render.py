@@ -10,7 +10,7 @@ import pytest
 
 import engine
 from engine.errors import Diagnostic, Span
-from engine.render import format_diagnostic, record, table, writer_for
+from engine.render import cell, format_diagnostic, record, table, writer_for
 
 from .conftest import SCHEMAS, policy_text
 
@@ -99,6 +99,10 @@ def test_a_table_shows_control_and_bidirectional_characters_escaped() -> None:
     assert "A\\x1b[2J\\nB\\tC\\u202eD\\x85" in shown
     assert not any(char in shown for char in "\x1b\t\u202e\x85") and len(shown.splitlines()) == 3
     assert "caf\u00e9 \u6f22\u5b57" in table([["caf\u00e9 \u6f22\u5b57"]], ["id"])  # letters of any script stay
+
+
+def test_an_id_that_is_an_object_is_shown_as_json_in_tables_and_csv() -> None:
+    assert cell({"a": [1, "x"], "b": None}) == '{"a":[1,"x"],"b":null}'
 
 
 def test_output_is_byte_identical_between_runs() -> None:
