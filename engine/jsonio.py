@@ -108,6 +108,8 @@ def problem(error: Exception, text: bytes) -> str:
     position = _BYTE.search(message)
     if position:
         offset = int(position.group(1))
+        if message.startswith("trailing characters"):
+            offset -= 1  # the parser has read the first of them already
         column = len(text[:offset].decode("utf-8", errors="replace")) + 1
         message = message[: position.start()] + f" at column {column}"
     return f"invalid JSON: {message}"

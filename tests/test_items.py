@@ -21,6 +21,11 @@ def test_jsonl_lines_blank_lines_and_bad_lines() -> None:
     assert records('{"id": 1,\n', "jsonl")[0][2] == "invalid JSON: the line ends before the object is complete"
 
 
+def test_a_jsonl_error_names_the_column_where_the_problem_starts() -> None:
+    assert records('{"id": 1} x\n{"id": 1 x}\n', "jsonl")[0][2] == "invalid JSON: trailing characters at column 11"
+    assert records('{"id": 1 x}\n', "jsonl")[0][2] == "invalid JSON: expected ',' or '}' at column 10"
+
+
 def test_jsonl_invalid_utf8_and_nan_are_errors() -> None:
     got = records(b'{"id": "\xff"}\n{"x": NaN}\n', "jsonl")
     assert [line for line, _, error in got if error] == [1, 2]
