@@ -419,7 +419,8 @@ def explain(item: str | None, policy_paths: tuple[str, ...], name: str | None, i
     """Explain why an item gets its outcome, or its gate result, in words an auditor can check.
 
     ITEM is a file holding one item (JSON, YAML or a one-line JSONL/CSV file) or - for
-    stdin; a file of several items explains each in turn. The explanation names the rule
+    stdin (JSON lines, or one JSON object over several lines); a file of several items
+    explains each in turn. The explanation names the rule
     that fired with its reason and source line, each of its conditions with the values it
     read, every earlier rule that did not fire and why, the default when nothing fired,
     and the policy's name, version and content hash.
@@ -454,10 +455,13 @@ def explain(item: str | None, policy_paths: tuple[str, ...], name: str | None, i
     except UsageError as error:
         _usage(str(error))
     stream = _open_items(item)
+    items_format = format_for(item, input_format)
+    if input_format is None and items_format == "jsonl" and not (item or "").lower().endswith((".jsonl", ".ndjson")):
+        stream, items_format = _one_document_or_lines(stream)
     texts: list[str] = []
     records: list[Any] = []
     failed = False
-    for rec in read_items(stream, format_for(item, input_format)):
+    for rec in read_items(stream, items_format):
         if rec.error is not None:
             click.echo(f"rulebook: line {rec.line}: {rec.error}", err=True)
             failed = True
@@ -770,6 +774,23 @@ def _choose(policy: Any, kind: str) -> None:
         policy.gates if kind == "gates" else policy.classification  # noqa: B018
     except UsageError as error:
         _usage(str(error))
+
+
+def _one_document_or_lines(stream: IO[bytes]) -> tuple[IO[bytes], str]:
+    """The items to explain from stdin or a file whose name does not say its format: JSON
+    lines, unless the first line is no JSON by itself and the text starts as JSON does (an
+    item pretty-printed over several lines, as `curl` or `jq` give it)."""
+    import io
+
+    from .jsonio import DecodeError, decode
+
+    data = stream.read()
+    first = next((line for line in data.splitlines() if line.strip()), b"")
+    try:
+        decode(first)
+        return io.BytesIO(data), "jsonl"
+    except DecodeError:
+        return io.BytesIO(data), "json" if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[") else "jsonl"
 
 
 def _open_items(path: str | None) -> IO[bytes]:

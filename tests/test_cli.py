@@ -190,6 +190,14 @@ def test_explain_reads_a_pretty_printed_json_file(policy: Path, write) -> None:
     assert "Item 'A': process_improvement" in run("explain", str(path), "-p", str(policy)).stdout
 
 
+def test_explain_reads_pretty_printed_json_on_stdin_and_json_lines_as_lines(policy: Path) -> None:
+    # as curl or jq hand it over: one item over several lines, no file name to say it is JSON
+    pretty = run("explain", "-", "-p", str(policy), input='{\n  "id": "A",\n  "recurrence_90d": 4\n}\n')
+    assert pretty.exit_code == 0 and pretty.stdout.startswith("Item 'A': process_improvement")
+    lines = run("explain", "-", "-p", str(policy), input='{"id": "A", "recurrence_90d": 4}\n{"id": "B"}\n')
+    assert lines.exit_code == 0 and "Item 'A'" in lines.stdout and "Item 'B'" in lines.stdout
+
+
 def test_explain_an_invalid_item_exits_3(policy: Path) -> None:
     result = run("explain", "-", "-p", str(policy), input='{"id": "A", "recurrence_90d": -4}')
     assert result.exit_code == 3
