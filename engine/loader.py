@@ -265,4 +265,12 @@ def discover(paths: list[str] | tuple[str, ...]) -> tuple[list[str], list[Diagno
             files.append(path)
         else:
             problems.append(Diagnostic("file-missing", f"no such file or folder '{path}'", Span(path, 1, 1)))
-    return files, problems
+    # a file named twice, or named and inside a folder named too, is one file: read once
+    unique: list[str] = []
+    seen: set[str] = set()
+    for file in files:
+        real = os.path.realpath(file)
+        if real not in seen:
+            seen.add(real)
+            unique.append(file)
+    return unique, problems

@@ -124,3 +124,11 @@ def test_discover_searches_folders_in_order_and_skips_hidden(tmp_path) -> None:
 def test_discover_reports_missing_paths(tmp_path) -> None:
     files, problems = discover([str(tmp_path / "nope.yaml")])
     assert files == [] and [p.code for p in problems] == ["file-missing"]
+
+
+def test_discover_reads_a_file_named_twice_once(tmp_path) -> None:
+    # `-p a.yaml -p a.yaml`, or a file and its folder: one policy, not a policy defined twice
+    (tmp_path / "a.yaml").write_text("x: 1\n")
+    (tmp_path / "b.yaml").write_text("x: 1\n")
+    files, _ = discover([str(tmp_path / "a.yaml"), str(tmp_path), f"{tmp_path}/./a.yaml"])
+    assert [f.replace(str(tmp_path), "") for f in files] == ["/a.yaml", "/b.yaml"]
