@@ -176,6 +176,29 @@ class _Builder:
         return data
 
 
+def _expanded_size(node: yaml.Node, sizes: dict[int, int], depth: int) -> int:
+    """How many values `node` stands for once every alias is written out, up to just past the
+    limits. An alias is the node of its anchor, so each node is counted once and an alias bomb
+    (nine aliases of nine aliases of ...) is refused before any of it is built."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    too_large = MAX_NODES + 1
+    if depth > MAX_DEPTH:
+        return too_large
+    sizes[id(node)] = too_large  # while counting: an anchor within itself is endless
+    size = 1
+    if isinstance(node, (yaml.SequenceNode, yaml.MappingNode)):
+        children = node.value if isinstance(node, yaml.SequenceNode) else [part for pair in node.value for part in pair]
+        for child in children:
+            size += _expanded_size(child, sizes, depth + 1)
+            if size > MAX_NODES:
+                size = too_large
+                break
+    sizes[id(node)] = size
+    return size
+
+
 class _TooLarge(Exception):
     def __init__(self, span: Span):
         self.span = span
@@ -194,6 +217,8 @@ def parse_documents(text: str, file: str) -> tuple[list[Document], list[Diagnost
             node = loader.get_node()
             builder = _Builder(file)
             try:
+                if _expanded_size(node, {}, 0) > MAX_NODES:
+                    raise _TooLarge(builder.span(node.start_mark))
                 data = builder.build(node, (), None)
             except _TooLarge as too_large:
                 problems.append(
@@ -201,7 +226,8 @@ def parse_documents(text: str, file: str) -> tuple[list[Document], list[Diagnost
                         "yaml-too-large",
                         "document is too large or too deeply nested",
                         too_large.span,
-                        f"a document may hold at most {MAX_NODES:,} values, nested at most {MAX_DEPTH} deep",
+                        f"a document may hold at most {MAX_NODES:,} values, nested at most {MAX_DEPTH} deep; "
+                        "an alias (*name) counts as all it stands for",
                     )
                 )
                 index += 1
