@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine import sandbox
@@ -193,6 +193,31 @@ def test_round_to_a_huge_number_of_digits_is_bounded() -> None:
     # Python computes 10 ** 1,000,000,000 before rounding an integer to -10**9 digits
     assert sandbox.round_number(5, -(10**9)) == 0 and sandbox.round_number(-(10**40), -(10**12)) == 0
     assert sandbox.round_number(5.5, -(10**9)) == 0.0 and sandbox.round_number(5, 10**9) == 5
+
+
+_ATOMS = st.sampled_from(["a", "b", "-", ".", "\\.", "\\d", "\\w", "\\W", "\\D", "[ab]", "[^a]", "[a-c\\d]",
+                          "\\b", "\\B", "^", "$", "1", " ", "\u00e9", "\\n", "x?", "b*", "[0-9]+"])
+_PATTERNS = st.recursive(st.lists(_ATOMS, min_size=1, max_size=5).map("".join),
+                         lambda inner: st.one_of(st.lists(inner, min_size=2, max_size=3).map("|".join),
+                                                 inner.map("({})".format), inner.map("(?:{})".format),
+                                                 st.tuples(inner, inner).map("".join)), max_leaves=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_PATTERNS, st.lists(st.text(alphabet="ab1-. \n\u00e9\t_Z", max_size=12), min_size=1, max_size=6))
+def test_patterns_without_repetition_find_what_re2_finds(pattern: str, texts: list[str]) -> None:
+    # such patterns may run on Python's re, which is faster to call; the answer must be RE2's
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False
+    try:
+        reference = re2.compile(pattern, options)
+    except re2.error:
+        return
+    compiled = sandbox.Pattern(pattern)
+    for text in texts:
+        assert compiled.search(text) == (reference.search(text) is not None), (pattern, text)
 
 
 def test_text_building_is_bounded() -> None:
