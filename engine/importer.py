@@ -571,10 +571,19 @@ def _check(text: str, file: str, rule_lines: list[tuple[int, int, Span]]) -> Non
     try:
         loads(text, file=f"<translation of {file}>")
     except PolicyError as error:
+        import re
+
+        def source_rule(line: int) -> Span | None:
+            return next((span for start, end, span in rule_lines if start <= line <= end), None)
+
+        def source_line(found: re.Match[str]) -> str:  # "the first is at line 16" of the translation
+            rule = source_rule(int(found.group(1)))
+            return f"line {rule.line}" if rule else found.group(0)
+
         told = []
         for diagnostic in error.diagnostics:
-            line = diagnostic.span.line if diagnostic.span else 0
-            rule = next((span for start, end, span in rule_lines if start <= line <= end), None)
+            rule = source_rule(diagnostic.span.line if diagnostic.span else 0)
+            hint = re.sub(r"\bline (\d+)", source_line, diagnostic.hint) if diagnostic.hint else None
             told.append(Diagnostic(diagnostic.code, diagnostic.message + " (in the translation of this rule)",
-                                   rule, diagnostic.hint) if rule else diagnostic)
+                                   rule, hint) if rule else diagnostic)
         raise PolicyError(told) from None

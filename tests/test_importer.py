@@ -112,6 +112,14 @@ def test_what_cannot_be_translated_is_told_at_its_line(text: str, where: str, me
     assert (str(first.span), first.message) == (where, message)
 
 
+def test_a_line_named_in_a_hint_is_the_rule_lists_own() -> None:
+    text = "rules:\n  - id: a\n    outcome: b\n    when: x > 1\n  - id: a\n    outcome: c\n    when: x > 2\n"
+    with pytest.raises(PolicyError) as raised:
+        translate(text, "rules.yaml", [{"x": 1}])
+    (problem,) = raised.value.diagnostics
+    assert (str(problem.span), problem.hint) == ("rules.yaml:7:11", "the first is at line 4; rule ids must be unique")
+
+
 def test_a_name_tested_for_a_member_is_not_typed_by_it() -> None:
     # 'x' in tags may test a list or a text: only samples tell
     text = "rules:\n  - {id: a, outcome: b, when: \"'vip' in tags and level in ['p1', 'p2']\"}\n"
