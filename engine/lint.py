@@ -664,10 +664,11 @@ def lint_gates(policy: Any, timeout_ms: int = QUERY_MILLISECONDS) -> list[Findin
             findings.append(Finding("unused-input", "warning", f"input '{spec.name}' is declared but no condition reads it",
                                     spec.span, policy.name, hint="remove it, or use it in a condition"))
     used = {approval.group for gate in policy.gates for approval in gate.approvals}
-    for group, _ in policy.roster:
+    for index, (group, _) in enumerate(policy.roster):
         if group not in used:
+            span = policy.group_spans[index] if index < len(policy.group_spans) else policy.span
             findings.append(Finding("unused-group", "warning", f"roster group '{group}' is declared but no approval uses it",
-                                    policy.span, policy.name))
+                                    span, policy.name))
     findings.sort(key=lambda f: (f.span.file, f.span.line, f.span.column, f.code))
     return findings
 

@@ -262,6 +262,7 @@ class GatesPolicy(_PolicyDocument):
     span: Span
     sha256: str
     conditions: tuple[Condition, ...]  # every condition node, indexed by node_id
+    group_spans: tuple[Span, ...] = ()  # where each roster group is declared, in the roster's order
 
     @property
     def reads(self) -> frozenset[str]:

@@ -66,6 +66,7 @@ class GatesBuilder(DocumentBuilder):
             span=self.document.span,
             sha256=content_hash(self.data, version),
             conditions=tuple(self.conditions),
+            group_spans=tuple(self.document.key_span(("roster", group)) for group in roster),
         )
 
     # -- stages and inputs

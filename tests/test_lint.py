@@ -276,6 +276,8 @@ def test_gate_conditions_no_item_can_meet_are_errors() -> None:
     assert all(f.span.line > 1 for f in findings if f.severity == "error")
     warnings = {(f.code, f.message.split("'")[1]) for f in findings if f.severity == "warning"}
     assert warnings == {("unused-input", "spare"), ("unused-group", "unused_board")}
+    (unused,) = [f for f in findings if f.code == "unused-group"]
+    assert GATES.splitlines()[unused.span.line - 1].strip().startswith("unused_board:")  # where it is declared
 
 
 def test_gates_that_apply_to_nothing() -> None:
