@@ -49,6 +49,41 @@ def interpreter(checked: Checked) -> Evaluator:
     return _Interpreter(checked).build(checked.tree)
 
 
+def constant_failure(checked: Checked) -> list[tuple[ast.AST, BaseException]]:
+    """The parts of a checked expression that read no input and fail whenever they are
+    evaluated (`x / 0`, `10 ** 10 ** 10`, `len('a' * 10 ** 9)`), each with its error:
+    every item that reaches one would be rejected. The outermost such parts only."""
+    from .sandbox import LimitError
+
+    interpreter = _Interpreter(checked)
+    called = {id(node.func) for node in ast.walk(checked.tree) if isinstance(node, ast.Call)}
+    failing: list[tuple[ast.AST, BaseException]] = []
+
+    def constant(node: ast.AST) -> bool:
+        return not any(isinstance(inner, ast.Name) and id(inner) not in called for inner in ast.walk(node))
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Call)) and constant(node):
+            try:
+                interpreter.build(node)({}, frozenset())
+            except (ArithmeticError, ValueError, TypeError, LookupError, LimitError) as error:
+                failing.append((node, error))
+            return
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Div, ast.FloorDiv, ast.Mod)) and constant(node.right):
+            try:
+                divisor = interpreter.build(node.right)({}, frozenset())
+            except (ArithmeticError, ValueError, TypeError, LookupError, LimitError):
+                divisor = None  # reported below, as a part of its own
+            if type(divisor) in (int, float) and divisor == 0:  # `x / 0`: whatever x is
+                failing.append((node, ZeroDivisionError()))
+                return
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(checked.tree)
+    return failing
+
+
 class _Interpreter:
     def __init__(self, checked: Checked):
         self.checked = checked

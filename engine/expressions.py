@@ -302,23 +302,27 @@ def _check(text: str, scope: Scope, locate: Locate, want_condition: bool) -> tup
         )
     if checker.problems:
         return None, checker.problems
-    return (
-        Checked(
-            text=stripped.rstrip(),
-            tree=tree,
-            type=result,
-            reads=tuple(checker.reads),
-            presence=tuple(checker.presence),
-            regexes=checker.regexes,
-            refs=checker.refs,
-            constants=checker.constants,
-            types=checker.types,
-            source=source,
-            span=checker.span(tree),
-            span_of=checker.span,
-        ),
-        [],
+    checked = Checked(
+        text=stripped.rstrip(),
+        tree=tree,
+        type=result,
+        reads=tuple(checker.reads),
+        presence=tuple(checker.presence),
+        regexes=checker.regexes,
+        refs=checker.refs,
+        constants=checker.constants,
+        types=checker.types,
+        source=source,
+        span=checker.span(tree),
+        span_of=checker.span,
     )
+    from .compile import constant_failure
+    from .sandbox import runtime_message
+
+    failing = [Diagnostic("always-fails", f"this part always fails, whatever the item: {runtime_message(error)}",
+                          checker.span(node), "every item that reaches it would be rejected; write the value it should have")
+               for node, error in constant_failure(checked)]
+    return (None, failing) if failing else (checked, [])
 
 
 class _CharOffsets:

@@ -277,6 +277,27 @@ def test_a_regular_expression_that_needs_backtracking_is_refused_with_a_hint(wri
     assert hint.startswith("patterns are RE2's syntax, matched in time linear in the text: no back-references")
 
 
+@pytest.mark.parametrize("expression, part, reason", [
+    ("recurrence_90d / 0 > 1", "recurrence_90d / 0", "division by zero"),
+    ("recurrence_90d % (2 - 2) == 1", "recurrence_90d % (2 - 2)", "division by zero"),
+    ("10 ** 10 ** 10 > recurrence_90d", "10 ** 10 ** 10", "power 10 ** 10000000000 is too large"),
+    ("len('a' * 10 ** 9) > recurrence_90d", "len('a' * 10 ** 9)", "repetition would build 1,000,000,000 characters"),
+    ("max([]) > recurrence_90d", "max([])", "max() of an empty list"),
+])
+def test_a_part_that_fails_whatever_the_item_is_an_error(write, expression: str, part: str, reason: str) -> None:
+    text = policy_text(f'- {{id: r1, outcome: initiative, when: "{expression}"}}')
+    code, line, column, hint = only(problems_of(write, text))
+    assert (code, line, column) == ("always-fails", line_of(text, "r1"), column_of(text, part))
+    assert hint == "every item that reaches it would be rejected; write the value it should have"
+    message = check_paths([str(write("policy.yaml", text))]).errors[0].message
+    assert message.startswith(f"this part always fails, whatever the item: {reason}")
+
+
+def test_a_part_that_fails_only_for_some_items_is_not_an_error(write) -> None:
+    text = policy_text('- {id: r1, outcome: initiative, when: "10 / recurrence_90d > 1 and 1 / 2 < 1"}')
+    assert problems_of(write, text) == []
+
+
 def test_invalid_input_default(write) -> None:
     inputs = "inputs:\n  risk: {type: string, enum: [low, high], default: medium}\n"
     text = policy_text("- {id: r1, outcome: initiative, when: \"risk == 'high'\"}", inputs=inputs)
