@@ -299,6 +299,14 @@ def read_csv(stream: IO[bytes]) -> Iterator[ItemRecord]:
         yield ItemRecord(1, error="the CSV header is not valid UTF-8")
         return
     width = len(names)
+    # a column named twice: which of its cells is the item's? JSON lines have no such doubt
+    twice = next((name for index, name in enumerate(names) if name and name in names[:index]), None)
+    doubt = None
+    if twice is not None:
+        from .errors import listed
+
+        columns = listed((index + 1 for index, name in enumerate(names) if name == twice), quoted=False)
+        doubt = f"the CSV header names the column '{twice}' more than once (columns {columns}): rename or remove one"
     previous = reader.line_num
     while True:
         line = previous + 1
@@ -326,10 +334,10 @@ def read_csv(stream: IO[bytes]) -> Iterator[ItemRecord]:
         if any(_has_surrogates(cell) for cell in row):
             yield ItemRecord(line, error="row is not valid UTF-8")
             continue
-        item: dict[str, Any] = {}
-        for name, cell in zip(names, row):
-            if name and name not in item:
-                item[name] = cell
+        item = {name: cell for name, cell in zip(names, row) if name}
+        if doubt is not None:
+            yield ItemRecord(line, item, error=doubt)
+            continue
         yield ItemRecord(line, item, text_values=True)
 
 

@@ -67,7 +67,7 @@ def results(decider: Decider, records: Iterator[ItemRecord], id_field: str = "id
     from .inputs import read_text_item
 
     for rec in records:
-        if rec.error is not None:  # a YAML item with a problem within it is rejected under its id
+        if rec.error is not None:  # an item read but not to be decided (a key or column twice) keeps its id
             item_id = rec.item.get(id_field) if isinstance(rec.item, dict) else None
             yield Rejection(item_id, rec.line, rec.error, decider.ref)
             continue

@@ -152,3 +152,11 @@ def test_a_yaml_integer_longer_than_python_reads_is_an_error() -> None:
     got = records("- id: A\n  count: 1" + "0" * 5000 + "\n- id: B\n", "yaml")
     assert got[0][2].startswith("'1000") and got[0][2].endswith("cannot be read as an integer (line 2)")
     assert got[1][1] == {"id": "B"}
+
+
+def test_a_csv_column_named_twice_rejects_every_row() -> None:
+    # which of the two cells is the item's value? (a YAML item with a key written twice is rejected too)
+    got = records("id,cost,note,cost\nA,1,x,300000\nB,2,y,3\n", "csv")
+    doubt = "the CSV header names the column 'cost' more than once (columns 2 and 4): rename or remove one"
+    assert [(line, error) for line, _, error in got] == [(2, doubt), (3, doubt)]
+    assert got[0][1]["id"] == "A"  # the rejection names the item
