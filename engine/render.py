@@ -354,6 +354,9 @@ class GateTableWriter(TableWriter):
 # -- diagnostics ------------------------------------------------------------------------------------
 
 
+_SNIPPET_WIDTH = 120  # characters of a source line shown with a diagnostic
+
+
 def format_diagnostic(diagnostic: Diagnostic, sources: dict[str, str] | None = None) -> str:
     """One diagnostic as `FILE:LINE:COLUMN: error: MESSAGE`, the source line and the hint."""
     span = diagnostic.span
@@ -364,13 +367,20 @@ def format_diagnostic(diagnostic: Diagnostic, sources: dict[str, str] | None = N
         source_lines = text.splitlines()
         if 1 <= span.line <= len(source_lines):
             source = source_lines[span.line - 1].replace("\t", " ")
-            number = str(span.line)
-            lines.append(f"  {number} | {source}")
+            column = min(span.column, len(source) + 1)  # past the line's end: at its end
             length = 1
             if span.end_line == span.line and span.end_column and span.end_column > span.column:
                 length = span.end_column - span.column
-            length = max(1, min(length, len(source) - span.column + 1))
-            lines.append(f"  {' ' * len(number)} | {' ' * (span.column - 1)}{'^' * length}")
+            length = max(1, min(length, len(source) - column + 1))
+            if len(source) > _SNIPPET_WIDTH:  # a long line: the part around the column, marked as cut
+                start = max(0, min(column - 1 - _SNIPPET_WIDTH // 3, len(source) - _SNIPPET_WIDTH))
+                shown = ("..." if start else "") + source[start:start + _SNIPPET_WIDTH]
+                column = column - start + (3 if start else 0)
+                length = max(1, min(length, len(shown) - column + 1))
+                source = shown + ("..." if start + _SNIPPET_WIDTH < len(source) else "")
+            number = str(span.line)
+            lines.append(f"  {number} | {source}")
+            lines.append(f"  {' ' * len(number)} | {' ' * (column - 1)}{'^' * length}")
     if diagnostic.hint:
         lines.append(f"  hint: {diagnostic.hint}")
     return "\n".join(lines)

@@ -121,6 +121,17 @@ def test_diagnostic_with_snippet_and_hint() -> None:
     )
 
 
+def test_a_long_line_is_shown_around_the_column_and_a_column_past_its_end_at_its_end() -> None:
+    source = "  when: " + "x > 0 and " * 30 + "recurence_90d >= 10 and " + "y > 0 and " * 30 + "true\n"
+    column = source.index("recurence_90d") + 1
+    diagnostic = Diagnostic("unknown-name", "unknown", Span("p.yaml", 1, column, 1, column + 13))
+    _, shown, caret = format_diagnostic(diagnostic, {"p.yaml": source}).splitlines()
+    assert shown.startswith("  1 | ...") and shown.endswith("...") and len(shown) < 140
+    assert shown[caret.index("^"):caret.rindex("^") + 1] == "recurence_90d"
+    past = Diagnostic("expression-syntax", "unknown", Span("p.yaml", 1, 400))
+    assert format_diagnostic(past, {"p.yaml": "  when: x >\n"}).splitlines()[2] == "    |            ^"
+
+
 # -- gate records ------------------------------------------------------------------------------------
 
 GATE_VALIDATOR = jsonschema.Draft202012Validator(json.loads((SCHEMAS / "gate.schema.json").read_text()))
