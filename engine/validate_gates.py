@@ -45,7 +45,7 @@ class GatesBuilder(DocumentBuilder):
         roster = self.roster(data.get("roster"))
         allow_skip = data.get("allow_skip") is True
         gates = self.gates(data.get("gates"), stages, roster, scope, allow_skip)
-        self.ungated(stages, gates)
+        self.ungated(stages, gates, data.get("gates"))
         name = data.get("name")
         if not isinstance(name, str) or [d for d in self.diagnostics if d.severity == "error"]:
             return None
@@ -103,9 +103,14 @@ class GatesBuilder(DocumentBuilder):
                 self.problem(("inputs", name), "reserved-input", f"'{name}' is a field of every gates item; it cannot be declared",
                              "'stage', 'target', 'outcome' and 'approvals' are read without declaring them", at_key=True)
 
-    def ungated(self, stages: list[str], gates: list[Gate]) -> None:
-        """A stage no gate leads to is entered without criteria: probably a gate is missing."""
+    def ungated(self, stages: list[str], gates: list[Gate], declared: Any) -> None:
+        """A stage no gate leads to is entered without criteria: probably a gate is missing.
+        A gate written to lead there counts, even where it has problems of its own."""
         targets = {gate.to_stage for gate in gates}
+        if isinstance(declared, dict):
+            targets.update(declared)
+        elif isinstance(declared, list):
+            targets.update(entry.get("to") for entry in declared if isinstance(entry, dict))
         for index, stage in enumerate(stages[1:], start=1):
             if stage not in targets:
                 span = self.document.value_span(("stages", index))

@@ -176,6 +176,10 @@ def test_a_stage_no_gate_leads_to_is_a_warning(write) -> None:
     assert (warning.code, warning.span.line, warning.span.column) == (
         "ungated-stage", line_of(text, "stages:"), column_of(text, "approval", "stages:"))
     assert "'approval'" in warning.message
+    # a gate written to lead there, with a mistake of its own, is reported for the mistake only
+    broken = gates_text("- {to: analysis}\n- {to: approval, from: analisys}\n- {to: charter}\n")
+    report = check_paths([str(write("policy.yaml", broken))])
+    assert [d.code for d in report.errors] == ["unknown-stage"] and report.warnings == []
 
 
 # -- roster and approvals ------------------------------------------------------------------------------
