@@ -50,9 +50,10 @@ def interpreter(checked: Checked) -> Evaluator:
 
 
 def constant_failure(checked: Checked) -> list[tuple[ast.AST, BaseException]]:
-    """The parts of a checked expression that read no input and fail whenever they are
-    evaluated (`x / 0`, `10 ** 10 ** 10`, `len('a' * 10 ** 9)`), each with its error:
-    every item that reaches one would be rejected. The outermost such parts only."""
+    """The parts of a checked expression that fail whenever it is evaluated, whatever the item
+    (`x / 0`, `10 ** 10 ** 10`, `len('a' * 10 ** 9)`), each with its error: every item that
+    reaches the expression would be rejected. The outermost such parts only; a part an earlier
+    one may skip (`x > 0 and x / 0 > 1`) is left to run time."""
     from .sandbox import LimitError
 
     interpreter = _Interpreter(checked)
@@ -77,11 +78,24 @@ def constant_failure(checked: Checked) -> list[tuple[ast.AST, BaseException]]:
             if type(divisor) in (int, float) and divisor == 0:  # `x / 0`: whatever x is
                 failing.append((node, ZeroDivisionError()))
                 return
-        for child in ast.iter_child_nodes(node):
+        for child in _evaluated_first(node):
             visit(child)
 
     visit(checked.tree)
     return failing
+
+
+def _evaluated_first(node: ast.AST) -> list[ast.AST]:
+    """The parts of `node` evaluated whenever it is: not those an earlier part may skip (the
+    branches of `a if c else b`, the operands of and / or after the first, the later links
+    of a chained comparison)."""
+    if isinstance(node, ast.IfExp):
+        return [node.test]
+    if isinstance(node, ast.BoolOp):
+        return node.values[:1]
+    if isinstance(node, ast.Compare):
+        return [node.left, node.comparators[0]]
+    return list(ast.iter_child_nodes(node))
 
 
 class _Interpreter:
