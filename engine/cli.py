@@ -486,8 +486,17 @@ def explain(item: str | None, policy_paths: tuple[str, ...], name: str | None, i
 
         from .explain import _json_default
 
+        from .jsonio import nested
+
         document = records[0] if len(records) == 1 else records
-        click.echo(json.dumps(document, indent=2, ensure_ascii=False, default=_json_default))
+
+        def written(data: Any) -> str:
+            return json.dumps(data, indent=2, ensure_ascii=False, default=_json_default)
+
+        try:
+            click.echo(written(document))
+        except RecursionError:  # an item's value nested as deeply as items may be: the writer recurses
+            click.echo(nested(written, document, frames=4))
     elif texts:
         separator = "\n---\n\n" if fmt == "markdown" else "\n" + "-" * 72 + "\n\n"
         click.echo(separator.join(texts), nl=False)

@@ -18,7 +18,7 @@ from typing import Any
 from .evaluate import ConditionTrace, Decision, FieldValue, RuleTrace, Trace
 from .evaluate import _word as result_word
 from .inputs import CheckedItem
-from .jsonio import encode
+from .jsonio import encode, encode_record
 
 FORMATS = ("text", "markdown", "json")
 
@@ -76,7 +76,7 @@ def decision_trace_json(decision: Decision) -> bytes:
     """
     recorded = decision.recorded_evaluation()
     if recorded is None:
-        return encode(trace_record(decision.trace))
+        return encode_record(trace_record(decision.trace))
     classifier, nodes, checked = recorded
     return _templates(classifier).json(decision.verdict.is_default, nodes, checked)
 
@@ -129,11 +129,11 @@ class _TraceTemplates:
         try:
             shape = self.shapes.get(key)
         except TypeError:  # a condition's value that cannot be a key: no shape
-            return encode(self.record(default_applied, nodes, checked))
+            return encode_record(self.record(default_applied, nodes, checked))
         if shape is None:
             shape = self.shape(default_applied, nodes, checked) if self.shaping else None
             if shape is None:
-                return encode(self.record(default_applied, nodes, checked))
+                return encode_record(self.record(default_applied, nodes, checked))
             self.shapes[key] = shape
             self.shape_bytes += len(shape[0])
             self.shaping = self.shape_bytes < _SHAPE_BYTES_KEPT
@@ -141,7 +141,7 @@ class _TraceTemplates:
         filled = {}
         for mark, name in names:
             value = values[name]
-            filled[mark] = encode(value if type(value) in _PLAIN_TYPES else _json_value(value))
+            filled[mark] = encode_record(value if type(value) in _PLAIN_TYPES else _json_value(value))
         return layout % filled
 
     def shape(self, default_applied: bool, nodes: Any, checked: Any) -> tuple[bytes, tuple[tuple[bytes, str], ...]] | None:
@@ -245,13 +245,28 @@ def _field_record(field: FieldValue) -> dict[str, Any]:
 
 
 def _json_value(value: Any) -> Any:
-    if isinstance(value, (_dt.date, _dt.datetime)):
+    """An item's value as JSON-ready data: dates as ISO text. Without recursion, as an item may
+    hold values nested a thousand levels deep."""
+    if isinstance(value, _dt.date):  # a datetime too
         return value.isoformat()
-    if isinstance(value, list):
-        return [_json_value(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _json_value(v) for k, v in value.items()}
-    return value
+    if not isinstance(value, (list, dict)):
+        return value
+    top: Any = [] if isinstance(value, list) else {}
+    work = [(value, top)]
+    while work:
+        source, target = work.pop()
+        for key, inner in enumerate(source) if isinstance(source, list) else source.items():
+            if isinstance(inner, _dt.date):
+                inner = inner.isoformat()
+            elif isinstance(inner, (list, dict)):
+                copy: Any = [] if isinstance(inner, list) else {}
+                work.append((inner, copy))
+                inner = copy
+            if isinstance(target, list):
+                target.append(inner)
+            else:
+                target[key] = inner
+    return top
 
 
 def _json_default(value: Any) -> Any:
@@ -283,7 +298,13 @@ def _show(value: Any) -> str:
     if isinstance(value, (_dt.date, _dt.datetime)):
         return value.isoformat()
     if isinstance(value, (list, dict)):
-        return json.dumps(_json_value(value), ensure_ascii=False)
+        from .jsonio import nested
+
+        shown = _json_value(value)
+        try:
+            return json.dumps(shown, ensure_ascii=False)
+        except RecursionError:  # as deep as an item may be: with the room items are read with
+            return nested(lambda data: json.dumps(data, ensure_ascii=False), shown)
     return repr(value)
 
 

@@ -30,9 +30,10 @@ MAX_NESTING = 1000  # levels of lists and objects in an item, about
 NESTED_TOO_DEEPLY = f"nested too deeply: an item may hold lists and objects {MAX_NESTING:,} levels deep at most"
 
 
-def nested(call: Callable[[Any], Any], value: Any) -> Any:
+def nested(call: Callable[[Any], Any], value: Any, frames: int = 1) -> Any:
     """`call(value)` (a parse or an encoding) with room for more than MAX_NESTING levels of
-    recursion, however deep the caller is; called after a plain call ran out of room.
+    recursion of `frames` frames each, however deep the caller is; called after a plain call
+    ran out of room.
 
     The parsers recurse once a level within the interpreter's recursion limit, which counts
     the caller's frames too: left alone, how deep an item may be nested would depend on the
@@ -42,7 +43,7 @@ def nested(call: Callable[[Any], Any], value: Any) -> Any:
     import sys
 
     limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(limit + MAX_NESTING + 100)
+    sys.setrecursionlimit(limit + frames * MAX_NESTING + 100)
     try:
         return call(value)
     finally:

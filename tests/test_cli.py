@@ -198,6 +198,22 @@ def test_explain_reads_pretty_printed_json_on_stdin_and_json_lines_as_lines(poli
     assert lines.exit_code == 0 and "Item 'A'" in lines.stdout and "Item 'B'" in lines.stdout
 
 
+def test_values_nested_as_deeply_as_items_may_be_are_traced_and_explained(write) -> None:
+    inputs = "inputs:\n  meta: {type: object}\n  recurrence_90d: {type: integer, default: 0}\n"
+    folder = write("deep/policy.yaml", policy_text("- {id: r1, outcome: initiative, when: 'meta == meta'}",
+                                                   inputs=inputs)).parent
+    deep = "1"
+    for _ in range(990):
+        deep = '{"k": ' + deep + "}"
+    items = '{"id": "A"}\n{"id": "B", "meta": ' + deep + "}\n"
+    for options in (["--explain"], ["--explain", "-f", "csv"], ["-f", "table"]):
+        result = run("classify", "-", "-p", str(folder), "-q", *options, input=items)
+        assert result.exit_code == 0 and "initiative" in result.stdout, options  # B's outcome, A's is the default
+    for fmt in ("text", "json", "markdown"):
+        result = run("explain", "-", "-p", str(folder), "-f", fmt, input=items)
+        assert result.exit_code == 0 and "initiative" in result.stdout, fmt
+
+
 def test_explain_an_invalid_item_exits_3(policy: Path) -> None:
     result = run("explain", "-", "-p", str(policy), input='{"id": "A", "recurrence_90d": -4}')
     assert result.exit_code == 3
