@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import datetime as _dt
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -133,6 +134,8 @@ class Translation:
             return z3.BoolVal(value)
         if isinstance(value, int) and kind != "number":
             return z3.IntVal(value)
+        if isinstance(value, float) and not math.isfinite(value):  # 1e400 is read as inf
+            raise Unanalysed(f"the constant {value}")
         if isinstance(value, (int, float)):
             return z3.RealVal(Fraction(value)) if not isinstance(value, bool) else z3.BoolVal(value)
         if isinstance(value, str):

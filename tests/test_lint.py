@@ -158,6 +158,11 @@ def test_a_not_analysed_note_names_the_operator_as_a_policy_writes_it() -> None:
         "% (remainders)", "** (powers)"]
 
 
+def test_a_constant_too_large_for_a_float_is_not_analysed() -> None:
+    _, findings = lint("  - {id: huge, outcome: improve, when: 'cost > 1e400 or count > -1e400'}\n")
+    assert ("not-analysed", "huge") in codes(findings)
+
+
 def test_dates_lists_and_functions_are_analysed() -> None:
     _, findings = lint("  - {id: tagged, outcome: improve, when: \"'vip' in tags\"}\n"
                        "  - {id: tagged-again, outcome: initiative, when: \"'vip' in tags and 'legacy' in tags\"}\n"
