@@ -485,7 +485,6 @@ def explain(item: str | None, policy_paths: tuple[str, ...], name: str | None, i
         import json
 
         from .explain import _json_default
-
         from .jsonio import nested
 
         document = records[0] if len(records) == 1 else records
