@@ -71,6 +71,35 @@ def decode_item(text: bytes | str) -> Any:
         if not depth_within(value):
             raise
         return value
+    except msgspec.DecodeError as error:
+        if "out of range" not in str(error):
+            raise
+        return _decode_wide(text, error)
+
+
+def _decode_wide(text: bytes | str, error: Exception) -> Any:
+    """An item holding a number too large for a float (1e400) or for a 64-bit integer, read as
+    Python reads JSON: the float as inf, the integer whole (as a float past 4,300 digits, which
+    Python does not read as an integer). The fast lanes skip such a number where no declared
+    field holds it, so the item is decided; where one does, the check rejects it."""
+    import json
+
+    def constant(name: str) -> Any:
+        raise ValueError(f"{name} is not valid JSON")
+
+    def integer(digits: str) -> Any:
+        return int(digits) if len(digits) <= 4300 else float(digits)
+
+    raw = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
+    if _LONE_SURROGATE.search(raw):
+        raise error  # the fast parser's verdict on the line stands
+    try:
+        value = json.loads(text, parse_constant=constant, parse_int=integer)
+    except RecursionError:
+        value = nested(lambda line: json.loads(line, parse_constant=constant, parse_int=integer), text, frames=3)
+    if not isinstance(value, dict) or not depth_within(value):
+        raise error
+    return value
 
 
 def encode_record(value: Any) -> bytes:
@@ -105,7 +134,7 @@ def problem(error: Exception, text: bytes) -> str:
         return HALF_SURROGATE
     if "truncated" in message:
         return "invalid JSON: the line ends before the object is complete"
-    message = message.replace("JSON is malformed: ", "")
+    message = re.sub(r" - at `\$[^`]*`", "", message.replace("JSON is malformed: ", ""))
     position = _BYTE.search(message)
     if position:
         offset = int(position.group(1))

@@ -26,6 +26,14 @@ def test_a_jsonl_error_names_the_column_where_the_problem_starts() -> None:
     assert records('{"id": 1 x}\n', "jsonl")[0][2] == "invalid JSON: expected ',' or '}' at column 10"
 
 
+def test_a_number_too_large_for_a_float_is_read_as_python_reads_json() -> None:
+    # the fast lanes skip it where no declared field holds it: the general path must read it too
+    got = records('{"id": 1, "x": 1e400, "n": -1e999, "big": ' + "9" * 5000 + "}\n", "jsonl")
+    assert got[0][2] is None and got[0][1]["x"] == float("inf") and got[0][1]["n"] == float("-inf")
+    assert got[0][1]["big"] == float("inf")  # more digits than Python reads as an integer
+    assert records('{"id": 1, "x": 1e400, "s": "\\ud800"}\n', "jsonl")[0][2].startswith("invalid JSON")
+
+
 def test_jsonl_invalid_utf8_and_nan_are_errors() -> None:
     got = records(b'{"id": "\xff"}\n{"x": NaN}\n', "jsonl")
     assert [line for line, _, error in got if error] == [1, 2]

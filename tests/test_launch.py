@@ -95,6 +95,8 @@ ODD_LINES = [
     b'{"id": 99999999999999999999, "type": "incident"}',
     b'{"id": "x", "type": "incident", "extra": NaN}',
     b'{"id": "x", "type": "incident", "extra": 123456789012345678901234567890}',
+    b'{"id": "x", "type": "incident", "extra": 1e400}',  # too large for a float: where no rule reads it
+    b'{"id": "x", "type": "incident", "recurrence_90d": -1e400}',
     b'{"id": "x", "type": "incident", "note": "\\ud800"}',
     b'{"id": "x", "type": "unknown-kind"}',
     b'{"id": "x", "type": "incident", "recurrence_90d": true}',
