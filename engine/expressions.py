@@ -723,6 +723,13 @@ class _Checker:
             self.problem(pattern, "wrong-arguments", "matches() needs the pattern written as text in quotes",
                          "the pattern is checked when the policy loads, so it must be a literal")
             return BOOLEAN
+        control = next((char for char in pattern.value if ord(char) < 32 and char not in "\t\n\r"), None)
+        if control is not None:  # '\b' and '\1' in quotes are a backspace and \x01 before RE2 sees them
+            escape = {"\b": "\\b"}.get(control, f"\\{ord(control):o}")
+            self.problem(pattern, "invalid-regex",
+                         f"the pattern holds the control character {control!r}, which the text '{escape}' stands for "
+                         "in quotes", f"write the pattern as r'...' (r'\\b', r'\\d'), or double the backslash ('\\\\b')")
+            return BOOLEAN
         try:
             self.regexes[id(node)] = Pattern(pattern.value)
         except PatternError as error:

@@ -304,6 +304,19 @@ def test_a_part_that_fails_only_for_some_items_is_not_an_error(write, expression
     assert problems_of(write, text) == []
 
 
+@pytest.mark.parametrize("pattern, accepted", [(r"'^(vpn|dns)\b'", False), (r"'(a)\1'", False),
+                                               (r"r'^(vpn|dns)\b'", True), (r"'^(vpn|dns)\\b'", True),
+                                               (r"'^INC-\d+$'", True)])
+def test_a_pattern_escape_that_quotes_turn_into_a_control_character_is_an_error(write, pattern: str,
+                                                                               accepted: bool) -> None:
+    # in quotes '\b' is a backspace before the pattern is read: matches() would never find 'vpn x'
+    text = policy_text(f"- id: r1\n  outcome: initiative\n  when: matches(title, {pattern})",
+                       inputs="inputs:\n  title: string\n")
+    problems = problems_of(write, text)
+    assert problems == [] if accepted else [p[:3] for p in problems] == [
+        ("invalid-regex", line_of(text, "matches"), column_of(text, pattern))]
+
+
 def test_invalid_input_default(write) -> None:
     inputs = "inputs:\n  risk: {type: string, enum: [low, high], default: medium}\n"
     text = policy_text("- {id: r1, outcome: initiative, when: \"risk == 'high'\"}", inputs=inputs)
