@@ -357,14 +357,14 @@ def read_yaml(stream: IO[bytes]) -> Iterator[ItemRecord]:
     """
     import bisect
 
-    from .loader import parse_documents
+    from .loader import MAX_DEPTH, MAX_NODES, parse_documents
 
     try:
         text = stream.read().decode("utf-8")
     except UnicodeDecodeError:
         yield ItemRecord(1, error="input is not valid UTF-8")
         return
-    documents, problems = parse_documents(text, "<items>")
+    documents, problems = parse_documents(text, "<items>", listed=True)
     entries: list[tuple[int, Any]] = []  # (line, item) in input order
     starts: list[int] = []  # the line each document starts at
     for document in documents:
@@ -379,6 +379,10 @@ def read_yaml(stream: IO[bytes]) -> Iterator[ItemRecord]:
     for problem in problems:
         line = problem.span.line if problem.span else 1
         entry = bisect.bisect_right(lines, line) - 1
+        if problem.message.startswith("entry is too large"):  # an item of a list, refused on its own
+            found.setdefault(entry, []).append(f"item is too large or too deeply nested (in YAML an item may hold "
+                                               f"{MAX_NODES:,} values, {MAX_DEPTH} levels deep)")
+            continue
         # within an item: after its start, and in its own document (documents start in order)
         if problem.code not in _STOPPING and entry >= 0 and starts[bisect.bisect_right(starts, line) - 1] <= lines[entry]:
             found.setdefault(entry, []).append(problem.message + (f" (line {line})" if line != lines[entry] else ""))

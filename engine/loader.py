@@ -204,8 +204,12 @@ class _TooLarge(Exception):
         self.span = span
 
 
-def parse_documents(text: str, file: str) -> tuple[list[Document], list[Diagnostic]]:
-    """Parse every YAML document in `text`; problems come back as diagnostics, never raised."""
+def parse_documents(text: str, file: str, listed: bool = False) -> tuple[list[Document], list[Diagnostic]]:
+    """Parse every YAML document in `text`; problems come back as diagnostics, never raised.
+
+    With `listed` (items), a document that is a list is built entry by entry: an entry too
+    large or too deeply nested is None in it, with its problem, and the others are kept.
+    """
     if text.startswith("\ufeff"):
         text = text[1:]
     documents: list[Document] = []
@@ -217,19 +221,13 @@ def parse_documents(text: str, file: str) -> tuple[list[Document], list[Diagnost
             node = loader.get_node()
             builder = _Builder(file)
             try:
-                if _expanded_size(node, {}, 0) > MAX_NODES:
-                    raise _TooLarge(builder.span(node.start_mark))
-                data = builder.build(node, (), None)
+                if listed and isinstance(node, yaml.SequenceNode):
+                    builder.nodes[()] = Node(builder.span(node.start_mark, node.end_mark), None, None, None)
+                    data = [_built(builder, entry, (number,), problems) for number, entry in enumerate(node.value)]
+                else:
+                    data = _built(builder, node, (), None)
             except _TooLarge as too_large:
-                problems.append(
-                    Diagnostic(
-                        "yaml-too-large",
-                        "document is too large or too deeply nested",
-                        too_large.span,
-                        f"a document may hold at most {MAX_NODES:,} values, nested at most {MAX_DEPTH} deep; "
-                        "an alias (*name) counts as all it stands for",
-                    )
-                )
+                problems.append(_too_large(too_large.span))
                 index += 1
                 continue
             problems.extend(builder.problems)
@@ -242,6 +240,27 @@ def parse_documents(text: str, file: str) -> tuple[list[Document], list[Diagnost
     finally:
         loader.dispose()
     return documents, problems
+
+
+def _built(builder: _Builder, node: yaml.Node, path: Path, problems: list[Diagnostic] | None) -> Any:
+    """The data of `node`, refused before anything is built when it stands for too many values.
+    With `problems`, too large is told there and the data is None; else it is raised."""
+    try:
+        if _expanded_size(node, {}, len(path)) > MAX_NODES:
+            builder.nodes.setdefault(path, Node(builder.span(node.start_mark, node.end_mark), None, None, None))
+            raise _TooLarge(builder.span(node.start_mark))
+        return builder.build(node, path, None, len(path))
+    except _TooLarge as too_large:
+        if problems is None:
+            raise
+        problems.append(_too_large(too_large.span, "entry"))
+        return None
+
+
+def _too_large(span: Span, what: str = "document") -> Diagnostic:
+    return Diagnostic("yaml-too-large", f"{what} is too large or too deeply nested", span,
+                      f"a document may hold at most {MAX_NODES:,} values, nested at most {MAX_DEPTH} deep; "
+                      "an alias (*name) counts as all it stands for")
 
 
 def _syntax_diagnostic(error: yaml.MarkedYAMLError, file: str, text: str) -> Diagnostic:

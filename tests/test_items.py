@@ -168,3 +168,13 @@ def test_a_csv_column_named_twice_rejects_every_row() -> None:
     doubt = "the CSV header names the column 'cost' more than once (columns 2 and 4): rename or remove one"
     assert [(line, error) for line, _, error in got] == [(2, doubt), (3, doubt)]
     assert got[0][1]["id"] == "A"  # the rejection names the item
+
+
+def test_a_yaml_item_too_deeply_nested_is_rejected_alone() -> None:
+    deep = "x"
+    for _ in range(300):
+        deep = "[" + deep + "]"
+    text = f"- id: A\n- id: B\n  x: {deep}\n- id: C\n---\nid: D\n"
+    got = records(text, "yaml")
+    assert [(line, error is None) for line, _, error in got] == [(1, True), (2, False), (4, True), (6, True)]
+    assert got[1][2] == "item is too large or too deeply nested (in YAML an item may hold 1,000,000 values, 200 levels deep)"
