@@ -728,7 +728,7 @@ class _Checker:
             escape = {"\b": "\\b"}.get(control, f"\\{ord(control):o}")
             self.problem(pattern, "invalid-regex",
                          f"the pattern holds the control character {control!r}, which the text '{escape}' stands for "
-                         "in quotes", f"write the pattern as r'...' (r'\\b', r'\\d'), or double the backslash ('\\\\b')")
+                         "in quotes", "write the pattern as r'...' (r'\\b', r'\\d'), or double the backslash ('\\\\b')")
             return BOOLEAN
         try:
             self.regexes[id(node)] = Pattern(pattern.value)
