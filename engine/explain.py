@@ -141,7 +141,7 @@ class _TraceTemplates:
         filled = {}
         for mark, name in names:
             value = values[name]
-            filled[mark] = encode_record(value if type(value) in _PLAIN_TYPES else _json_value(value))
+            filled[mark] = encode(value) if type(value) in _PLAIN_TYPES else encode_record(_json_value(value))
         return layout % filled
 
     def shape(self, default_applied: bool, nodes: Any, checked: Any) -> tuple[bytes, tuple[tuple[bytes, str], ...]] | None:
