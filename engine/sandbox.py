@@ -251,7 +251,7 @@ def _searcher(compiled: Any) -> Callable[[str], bool]:
     match, anchor, nowhere = native.Match, re2._Anchor.UNANCHORED, (-1, -1)
 
     def search(text: str) -> bool:
-        encoded = text.encode("utf-8", "surrogatepass")  # half a surrogate pair: a byte no pattern matches
+        encoded = text.encode("utf-8", "surrogatepass")  # half a surrogate pair (YAML, the API): bytes no UTF-8 reads
         return match(anchor, encoded, 0, len(encoded))[0] != nowhere
 
     return search
