@@ -299,7 +299,7 @@ def read_csv(stream: IO[bytes]) -> Iterator[ItemRecord]:
         yield ItemRecord(1, error="the CSV header is not valid UTF-8")
         return
     width = len(names)
-    # a column named twice: which of its cells is the item's? JSON lines have no such doubt
+    # a column named twice: which of its cells is the item's value? No row is decided on a guess
     twice = next((name for index, name in enumerate(names) if name and name in names[:index]), None)
     doubt = None
     if twice is not None:
