@@ -736,6 +736,9 @@ class _Checker:
             self.problem(pattern, "invalid-regex", f"invalid regular expression: {error}",
                          "patterns are RE2's syntax, matched in time linear in the text: no back-references (\\1) "
                          "or look-arounds ((?=...), (?<=...)), repetition counts up to 1,000")
+        except ImportError:  # an environment set up without Rulebook's dependencies
+            self.problem(pattern, "invalid-regex", "matches() needs the google-re2 package, which is not installed",
+                         "pip install google-re2 (installing Rulebook with pip brings it)")
         return BOOLEAN
 
 

@@ -317,6 +317,13 @@ def test_a_pattern_escape_that_quotes_turn_into_a_control_character_is_an_error(
         ("invalid-regex", line_of(text, "matches"), column_of(text, pattern))]
 
 
+def test_matches_without_its_regular_expression_package_is_an_error_not_a_traceback(write, monkeypatch) -> None:
+    monkeypatch.setitem(__import__("sys").modules, "re2", None)  # as where Rulebook's dependencies are missing
+    text = policy_text("- id: r1\n  outcome: initiative\n  when: matches(title, '^x')", inputs="inputs:\n  title: string\n")
+    code, _, _, hint = only(problems_of(write, text))
+    assert code == "invalid-regex" and hint == "pip install google-re2 (installing Rulebook with pip brings it)"
+
+
 def test_invalid_input_default(write) -> None:
     inputs = "inputs:\n  risk: {type: string, enum: [low, high], default: medium}\n"
     text = policy_text("- {id: r1, outcome: initiative, when: \"risk == 'high'\"}", inputs=inputs)
