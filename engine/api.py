@@ -14,6 +14,7 @@ The command line uses only this API.
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from .errors import PolicyError
 from .evaluate import Classifier, Decision, Rejection, Verdict
 from .loader import parse_documents
 from .model import ClassificationPolicy, GatesPolicy
+from .sandbox import today
 from .validate import PolicySet, check_documents, load_policy_set
 
 if TYPE_CHECKING:  # the gate checker is loaded only when a command or caller checks gates
@@ -31,12 +33,15 @@ class Policy:
     """A checked policy set, ready to decide items.
 
     `name` chooses a policy where the set holds several of a kind; a kind that holds no policy
-    of that name uses its only policy.
+    of that name uses its only policy. `as_of` is the date (or date-time) `days_since()`
+    counts to: by default the date in UTC when the object was made, so a service that runs
+    for days loads its policy again, or names the date.
     """
 
-    def __init__(self, policy_set: PolicySet, name: str | None = None):
+    def __init__(self, policy_set: PolicySet, name: str | None = None, as_of: _dt.date | None = None):
         self.policy_set = policy_set
         self._name = name
+        self.as_of = as_of if as_of is not None else today()
         self._classifier: Classifier | None = None
         self._gater: Gater | None = None
 
@@ -59,7 +64,7 @@ class Policy:
     @property
     def classifier(self) -> Classifier:
         if self._classifier is None:
-            self._classifier = Classifier(self.classification)
+            self._classifier = Classifier(self.classification, self.as_of)
         return self._classifier
 
     @property
@@ -118,7 +123,7 @@ class Policy:
             classifier = self.classifier
         from .gates import Gater
 
-        gater = Gater(gates, classifier, to)
+        gater = Gater(gates, classifier, to, self.as_of)
         if to is None:
             self._gater = gater
         return gater
@@ -134,17 +139,19 @@ class Policy:
         return self.gater().gate_all(items, to=to, id_field=id_field)
 
 
-def load(path: str | list[str] | tuple[str, ...], name: str | None = None) -> Policy:
+def load(path: str | list[str] | tuple[str, ...], name: str | None = None, *,
+         as_of: _dt.date | None = None) -> Policy:
     """Load and check the policy set at `path` (a file or folder, or several).
 
     Raises `PolicyError` carrying every problem with its file, line and column. With several
-    policies of a kind in the set, `name` chooses one.
+    policies of a kind in the set, `name` chooses one. `as_of`: the date `days_since()`
+    counts to (default: today, in UTC).
     """
     paths = [path] if isinstance(path, str) else list(path)
-    return Policy(load_policy_set(paths), name)
+    return Policy(load_policy_set(paths), name, as_of)
 
 
-def loads(text: str, name: str | None = None, file: str = "<policy>") -> Policy:
+def loads(text: str, name: str | None = None, file: str = "<policy>", *, as_of: _dt.date | None = None) -> Policy:
     """Load a policy set from YAML text (one or more documents)."""
     documents, problems = parse_documents(text, file)
     report = check_documents(documents)
@@ -153,10 +160,11 @@ def loads(text: str, name: str | None = None, file: str = "<policy>") -> Policy:
         error = PolicyError(errors)
         error.sources = {file: text}  # type: ignore[attr-defined]
         raise error
-    return Policy(report.policy_set, name)
+    return Policy(report.policy_set, name, as_of)
 
 
-def classifier_for(paths: list[str] | tuple[str, ...], name: str | None = None) -> Any:
+def classifier_for(paths: list[str] | tuple[str, ...], name: str | None = None,
+                   as_of: _dt.date | None = None) -> Any:
     """The compiled classifier of a policy set; a module-level function, so worker processes
-    can be told to build one (`functools.partial(classifier_for, paths, name)`)."""
-    return load(list(paths), name).classifier
+    can be told to build one (`functools.partial(classifier_for, paths, name, as_of)`)."""
+    return load(list(paths), name, as_of=as_of).classifier

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .evaluate import Classifier, Verdict
 from .inputs import read_text_item
 from .items import ItemRecord
-from .model import ClassificationPolicy, InputSpec
+from .model import ClassificationPolicy, InputSpec, PolicyRef
 
 BATCH = 4096  # items decided per call of a policy's generated loop
 
@@ -122,6 +122,9 @@ class PolicyDiff:
     fixed_error_examples: tuple[ErrorChange, ...]
     still_errors: int  # errors under both policies, records that could not be read included
     still_error_examples: tuple[ErrorChange, ...]  # with the new policy's reason
+    # how each side's decisions name their policy: with the as-of date where it calls days_since()
+    old_ref: PolicyRef | None = None
+    new_ref: PolicyRef | None = None
 
     @property
     def changed(self) -> int:
@@ -166,7 +169,8 @@ def diff_records(old: Any, new: Any, records: Iterable[ItemRecord], *, id_field:
         counter.add(batch, _decide(old_classifier, readable), _decide(new_classifier, readable))
         if progress is not None:
             progress(counter.items)
-    return counter.result(old_classifier.policy, new_classifier.policy)
+    return replace(counter.result(old_classifier.policy, new_classifier.policy), old_ref=old_classifier.ref,
+                   new_ref=new_classifier.ref)
 
 
 def _classifier(policy: Any) -> Classifier:

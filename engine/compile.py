@@ -39,14 +39,15 @@ from .sandbox import UNKNOWN, Missing
 Evaluator = Callable[[Mapping[str, Any], Any], Any]
 
 
-def interpreter(checked: Checked) -> Evaluator:
+def interpreter(checked: Checked, as_of: _dt.date | None = None) -> Evaluator:
     """A function `(values, present) -> value or UNKNOWN` for a checked expression.
 
     `values` maps declared inputs to their checked values and lacks missing ones; `present`
-    holds the inputs the item itself carried (for has()). Errors such as a division by zero
-    propagate as Python exceptions for the caller to report.
+    holds the inputs the item itself carried (for has()). `as_of` is the date days_since()
+    counts to. Errors such as a division by zero propagate as Python exceptions for the
+    caller to report.
     """
-    return _Interpreter(checked).build(checked.tree)
+    return _Interpreter(checked, as_of).build(checked.tree)
 
 
 def constant_failure(checked: Checked) -> list[tuple[ast.AST, BaseException]]:
@@ -61,7 +62,10 @@ def constant_failure(checked: Checked) -> list[tuple[ast.AST, BaseException]]:
     failing: list[tuple[ast.AST, BaseException]] = []
 
     def constant(node: ast.AST) -> bool:
-        return not any(isinstance(inner, ast.Name) and id(inner) not in called for inner in ast.walk(node))
+        # days_since() reads the run's as-of date, which validation does not know
+        return not any((isinstance(inner, ast.Name) and id(inner) not in called)
+                       or (isinstance(inner, ast.Call) and getattr(inner.func, "id", None) == "days_since")
+                       for inner in ast.walk(node))
 
     def visit(node: ast.AST) -> None:
         if isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Call)) and constant(node):
@@ -99,8 +103,9 @@ def _evaluated_first(node: ast.AST) -> list[ast.AST]:
 
 
 class _Interpreter:
-    def __init__(self, checked: Checked):
+    def __init__(self, checked: Checked, as_of: _dt.date | None = None):
         self.checked = checked
+        self.as_of = as_of
 
     def build(self, node: ast.AST) -> Evaluator:
         return getattr(self, "build_" + type(node).__name__)(node)
@@ -246,6 +251,14 @@ class _Interpreter:
                 return UNKNOWN if value is UNKNOWN else sandbox.regex_search(pattern, value)
 
             return match
+        if name == "days_since":
+            moment, as_of = self.build(node.args[0]), self.as_of
+
+            def since(values: Mapping[str, Any], present: Any) -> Any:
+                value = moment(values, present)
+                return UNKNOWN if value is UNKNOWN else sandbox.days_since(value, as_of)
+
+            return since
         function = sandbox.FUNCTIONS[name]
         arguments = [self.build(argument) for argument in node.args]
 
@@ -277,9 +290,9 @@ class ConditionError(Exception):
 class ConditionProgram:
     """Evaluates `when` trees three-valued, recording each node's value in a trace list."""
 
-    def __init__(self, conditions: tuple[Condition, ...]):
+    def __init__(self, conditions: tuple[Condition, ...], as_of: _dt.date | None = None):
         self.leaves: dict[int, Evaluator] = {
-            condition.node_id: interpreter(condition.expr)
+            condition.node_id: interpreter(condition.expr, as_of)
             for condition in conditions
             if condition.kind == "expr"
         }
@@ -363,13 +376,15 @@ def rule_order(policy: ClassificationPolicy) -> tuple[Rule, ...]:
 
 
 def generate(policy: ClassificationPolicy, verdicts: Sequence[Any], settle: Callable[[tuple[int, ...]], Any],
-             careful: Callable[[Any], Any], declined: Callable[[Any], Any] | None = None) -> FastForms:
+             careful: Callable[[Any], Any], declined: Callable[[Any], Any] | None = None,
+             as_of: _dt.date | None = None) -> FastForms:
     """Generate and compile the fast forms of a classification policy.
 
     `verdicts[k]` is what rule number k decides (0: the default, None if there is none); the
     verdict forms return those objects, turn the matches of `unique` and `collect` into a
     verdict with `settle(hits)`, and hand an item they decline to `careful(item)`; the first
     verdict forms hand it to `declined(item)` if given (which is to call `decide_tolerant`).
+    days_since() counts to `as_of`.
     """
     # items lacking an optional input that a rule reads go to second forms, which test for its
     # absence; the first need no such test, so complete items pay nothing for it, and they read
@@ -379,14 +394,14 @@ def generate(policy: ClassificationPolicy, verdicts: Sequence[Any], settle: Call
     tolerant_batch: Callable[[Any, Callable[[Any], Any]], list[Any]] | None = None
     tolerant_source = ""
     if optional_reads(policy):
-        tolerant_generator = _Generator(policy, verdicts=verdicts, tolerant=True)
+        tolerant_generator = _Generator(policy, verdicts=verdicts, tolerant=True, as_of=as_of)
         loads, order = tolerant_generator.load_inputs(), rule_order(policy)
         tolerant_source = "\n\n" + "\n\n".join(tolerant_generator.verdict_function(loads, order, form)
                                                 for form in ("single", "traced", "batch"))
         tolerant_namespace = _run(tolerant_source, tolerant_generator, policy, settle=settle, careful=careful)
         tolerant, tolerant_traced = tolerant_namespace["decide_verdict"], tolerant_namespace["decide_traced"]
         tolerant_batch = tolerant_namespace["decide_many"]
-    generator = _Generator(policy, verdicts=verdicts)
+    generator = _Generator(policy, verdicts=verdicts, as_of=as_of)
     source = generator.module()
     namespace = _run(source, generator, policy, settle=settle, careful=declined or tolerant)
     forms = FastForms(namespace["decide"], namespace["decide_traced"], namespace["replay"], source + tolerant_source,
@@ -400,12 +415,12 @@ def generate(policy: ClassificationPolicy, verdicts: Sequence[Any], settle: Call
     modules: list[tuple[str, dict[str, Any]]] = []
     tolerant_record = {}
     if optional_reads(policy):
-        tolerant_generator = _Generator(policy, record=True, tolerant=True)
+        tolerant_generator = _Generator(policy, record=True, tolerant=True, as_of=as_of)
         tolerant_source = tolerant_generator.function("decide_record_tolerant", tolerant_generator.load_inputs(),
                                                       rule_order(policy)) + "\n"
         modules.append((tolerant_source, _run(tolerant_source, tolerant_generator, policy)))
         tolerant_record = {"decide_record_tolerant": modules[-1][1]["decide_record_tolerant"]}
-    record_generator = _Generator(policy, record=True)
+    record_generator = _Generator(policy, record=True, as_of=as_of)
     if tolerant_record:
         record_generator.on_absent = "return decide_record_tolerant(it)"
     strict_source = record_generator.module()
@@ -445,7 +460,7 @@ def standalone_decide(policy: ClassificationPolicy) -> StandaloneDecide | None:
     """The `decide` form of a first or priority hit policy whose generated code needs only
     builtins and plain constants (no sandbox helper, nested field, date or pattern), for the
     command's start-up cache; None for any other policy."""
-    if policy.hit not in ("first", "priority"):
+    if policy.hit not in ("first", "priority") or policy.reads_as_of:
         return None
     generator = _Generator(policy)
     source = generator.function("decide", generator.load_inputs(), rule_order(policy))
@@ -612,8 +627,9 @@ class _Generator:
     entries of the namespace, so nothing an author writes is pasted into the code."""
 
     def __init__(self, policy: ClassificationPolicy, record: bool = False, verdicts: Sequence[Any] = (),
-                 tolerant: bool = False):
+                 tolerant: bool = False, as_of: _dt.date | None = None):
         self.policy = policy
+        self.as_of = as_of  # the date days_since() counts to
         self.tolerant = tolerant  # decide items that lack optional inputs instead of declining them
         self.record = record  # read a checked record's attributes instead of an item's fields
         self.groups = record_groups(policy) if record else {}
@@ -1056,7 +1072,7 @@ class _Generator:
         tested = sorted({name for node in rule.when.walk() if node.expr is not None for name in node.expr.presence})
         names = [spec.name for spec in self.policy.inputs if spec.name in rule.when.reads or spec.name in tested]
         if self.program is None:
-            self.program = ConditionProgram(self.policy.conditions)
+            self.program = ConditionProgram(self.policy.conditions, self.as_of)
         holds = self.constant(RuleHolds(self.program, rule.when, tuple(names), tuple(tested), len(self.policy.conditions)),
                               "H", shared=False)
         values = "".join(f"{self.locals[name]}, " for name in names)
@@ -1276,6 +1292,14 @@ class _Generator:
             return f"({arguments[1]} - {arguments[0]}).days"  # two dates: whole days, as the sandbox counts them
         if name == "days_between" and _same_moments(checked, node) == "datetime":
             return f"(({arguments[1]} - {arguments[0]}).total_seconds() / 86400)"  # as the sandbox counts them
+        if name == "days_since":
+            as_of = self.constant(self.as_of, "K")
+            kind = "datetime" if isinstance(self.as_of, _dt.datetime) else "date"
+            if _same_moments(checked, node) == kind == "date":
+                return f"({as_of} - {arguments[0]}).days"
+            if _same_moments(checked, node) == kind == "datetime":
+                return f"(({as_of} - {arguments[0]}).total_seconds() / 86400)"
+            return f"{self.constant(sandbox.days_since, 'F')}({arguments[0]}, {as_of})"
         helper = self.constant(sandbox.FUNCTIONS[name], "F")
         return f"{helper}({', '.join(arguments)})"
 
@@ -1357,7 +1381,7 @@ def _inputs_read(checked: Checked, node: ast.AST) -> set[str]:
 
 
 # calls that are unknown where an argument is (has() never is)
-_UNKNOWN_CALLS = frozenset(sandbox.FUNCTIONS) | {"matches"}
+_UNKNOWN_CALLS = frozenset(sandbox.FUNCTIONS) | {"matches", "days_since"}
 # nodes whose value is unknown where an operand is, which then perform nothing
 _UNKNOWN_PROPAGATES = (ast.BinOp, ast.UnaryOp, ast.Call, ast.Name, ast.Attribute, ast.Constant, ast.expr_context,
                        ast.operator, ast.unaryop)
@@ -1398,7 +1422,7 @@ def _total_call(checked: Checked, call: ast.Call) -> bool:
     name = getattr(call.func, "id", None)
     if name == "has":
         return True
-    if name == "days_between":
+    if name in ("days_between", "days_since"):
         return _same_moments(checked, call) is not None
     typ = checked.types.get(id(call.args[0])) if call.args else None
     return typ is not None and typ.kind in _TOTAL_ON.get(name, ())

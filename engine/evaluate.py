@@ -11,6 +11,7 @@ node follows (the careful path records the node values as it goes); the readable
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +23,7 @@ from .errors import ItemError
 from .inputs import ABSENT, CheckedItem, ValueProblem, check_item, lookup
 from .jsonio import Record
 from .model import ClassificationPolicy, Condition, PolicyRef, Rule
-from .sandbox import UNKNOWN, runtime_message
+from .sandbox import UNKNOWN, runtime_message, today
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,10 +233,11 @@ TOLERANT_AFTER = 256  # items handed on by the first forms before the tolerant o
 class Classifier:
     """A classification policy made executable: decides items, and explains the decisions."""
 
-    def __init__(self, policy: ClassificationPolicy):
+    def __init__(self, policy: ClassificationPolicy, as_of: _dt.date | None = None):
         self.policy = policy
-        self.ref = policy.ref
-        self.program = ConditionProgram(policy.conditions)
+        self.as_of = as_of or today()  # the date days_since() counts to
+        self.ref = policy.ref_as_of(self.as_of)
+        self.program = ConditionProgram(policy.conditions, self.as_of)
         self.order = rule_order(policy)
         self.slots = len(policy.conditions)
         self.collect = policy.hit == "collect"
@@ -260,7 +262,8 @@ class Classifier:
         self._all_inputs = frozenset(self._input_names)
         self._defaulted_paths = tuple((spec.name, spec.path) for spec in policy.inputs if spec.has_default)
         self._declines = 0  # items the first forms handed on (see _note_decline)
-        self.forms = generate(policy, self.verdicts, self.verdict, self._careful_decision, declined=self._declined)
+        self.forms = generate(policy, self.verdicts, self.verdict, self._careful_decision, declined=self._declined,
+                              as_of=self.as_of)
         # decide(item) -> the verdict; raises ItemError if the item cannot be decided. It is the
         # generated function itself, so deciding one item costs one call
         self.decide: Callable[[Any], Verdict] = self.forms.decide_verdict  # type: ignore[assignment]

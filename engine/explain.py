@@ -354,9 +354,7 @@ class _Writer:
                 f"{'it' if one else 'them'} are unknown; a rule fires only when its conditions are known to hold."
             )
             self.line("")
-        policy = decision.policy
-        version = f" {policy.version}" if policy.version else ""
-        self.line(f"Policy: {policy.name}{version} (sha256 {policy.sha256})")
+        self.line(f"Policy: {decision.policy.title()}")
         return "\n".join(self.lines).rstrip() + "\n"
 
     # -- pieces

@@ -105,9 +105,7 @@ class _GateWriter(_Writer):
                 self.line("")
         for gate in result.gates:
             self.gate(gate)
-        policy = result.policy
-        version = f" {policy.version}" if policy.version else ""
-        self.line(f"Policy: {policy.name}{version} (sha256 {policy.sha256}), {result.gates_policy.file}")
+        self.line(f"Policy: {result.policy.title()}, {result.gates_policy.file}")
         return "\n".join(self.lines).rstrip() + "\n"
 
     # -- for the sponsor: what holds the item back, what would unblock it
@@ -218,8 +216,7 @@ class _GateWriter(_Writer):
             if outcome.source == "classification" and outcome.policy is not None:
                 policy = outcome.policy
                 rule = f"rule {self.name(outcome.rule)}" if outcome.rule is not None else "the default"
-                lines.append(f"Outcome: {self.name(outcome.outcome)}, classified by {rule} of {policy.name}"
-                             f"{' ' + policy.version if policy.version else ''} (sha256 {policy.sha256}).")
+                lines.append(f"Outcome: {self.name(outcome.outcome)}, classified by {rule} of {policy.title()}.")
             else:
                 rule = f", rule {self.name(outcome.rule)}" if outcome.rule is not None else ""
                 lines.append(f"Outcome: {self.name(outcome.outcome)} (carried by the item{rule}).")

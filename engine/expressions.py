@@ -128,6 +128,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         FunctionSpec("round", 1, 2, "round(number) or round(number, digits)"),
         FunctionSpec("has", 1, 1, "has(field)"),
         FunctionSpec("days_between", 2, 2, "days_between(start, end)"),
+        FunctionSpec("days_since", 1, 1, "days_since(date)"),
     )
 }
 
@@ -654,13 +655,13 @@ class _Checker:
             return self.check_has(node)
         if name == "matches":
             return self.check_matches(node)
-        if name == "days_between":
+        if name in ("days_between", "days_since"):
             for argument in node.args:
                 typ = self.visit(argument)
                 if typ.kind == "string" and isinstance(argument, ast.Constant):
                     self.moment_literal(argument, "datetime" if ("T" in argument.value) else "date")
                 elif typ.kind not in ("date", "datetime", "any"):
-                    self.problem(argument, "type-mismatch", f"days_between() needs dates, not {typ.word}")
+                    self.problem(argument, "type-mismatch", f"{name}() needs dates, not {typ.word}")
             return NUMBER
         types = [self.visit(argument) for argument in node.args]
         if name == "len":
@@ -748,6 +749,12 @@ def _arity(spec: FunctionSpec) -> str:
     if spec.min_args == spec.max_args:
         return f"{spec.min_args} argument{'s' if spec.min_args != 1 else ''}"
     return f"{spec.min_args} or {spec.max_args} arguments"
+
+
+def reads_as_of(checked: Checked) -> bool:
+    """Whether the expression calls days_since(), so its value depends on the run's as-of date."""
+    return any(isinstance(node, ast.Call) and getattr(node.func, "id", None) == "days_since"
+               for node in ast.walk(checked.tree))
 
 
 def dotted_name(node: ast.AST) -> str | None:

@@ -16,6 +16,7 @@ behind it); `render.py` writes them as records and `explain.py` as explanations.
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +26,7 @@ from .errors import ItemError, Span, UsageError, did_you_mean, listed
 from .evaluate import Classifier, ConditionTrace, FieldValue, Rejection, condition_trace
 from .inputs import ABSENT, CheckedItem, ValueProblem, check_item, lookup
 from .model import VOTE_SPELLINGS, Approval, Condition, Gate, GatesPolicy, InputSpec, PolicyRef
-from .sandbox import UNKNOWN, runtime_message, type_word_of
+from .sandbox import UNKNOWN, runtime_message, today, type_word_of
 
 PASS, FAIL, NOT_APPLICABLE = "pass", "fail", "not_applicable"
 RESULTS = (PASS, FAIL, NOT_APPLICABLE)
@@ -149,10 +150,11 @@ class GateResult:
     outcome: OutcomeUsed | None
     gates_policy: GatesPolicy = field(repr=False)
     line: int | None = None
+    ref: PolicyRef | None = field(default=None, repr=False)  # the policy as of the run's date
 
     @property
     def policy(self) -> PolicyRef:
-        return self.gates_policy.ref
+        return self.ref if self.ref is not None else self.gates_policy.ref
 
     @property
     def passed(self) -> bool:
@@ -186,11 +188,14 @@ class GateResult:
 class Gater:
     """A gates policy made executable: checks items at their gates, one result per item."""
 
-    def __init__(self, policy: GatesPolicy, classifier: Classifier | None = None, to: str | None = None):
+    def __init__(self, policy: GatesPolicy, classifier: Classifier | None = None, to: str | None = None,
+                 as_of: _dt.date | None = None):
         self.policy = policy
-        self.ref = policy.ref
+        # the date days_since() counts to: the classifier's, so both parts of a result agree
+        self.as_of = classifier.as_of if classifier is not None else as_of or today()
+        self.ref = policy.ref_as_of(self.as_of)
         self.to = self.stage(to) if to is not None else None
-        self.program = ConditionProgram(policy.conditions)
+        self.program = ConditionProgram(policy.conditions, self.as_of)
         self.slots = len(policy.conditions)
         self.specs = policy.inputs + policy.implicit
         # classify only for a policy that reads the outcome: others never need it
@@ -265,14 +270,14 @@ class Gater:
             value = self.evaluate(self.policy.applies_to, checked, nodes, "applies_to")
             applies_to = condition_trace(self.policy.applies_to, nodes, checked)
             if value is not True:
-                return GateResult(item_id, stage, target, NOT_APPLICABLE, (), applies_to, outcome, self.policy, line)
+                return GateResult(item_id, stage, target, NOT_APPLICABLE, (), applies_to, outcome, self.policy, line, self.ref)
         skipped = stages[stages.index(stage) + 1:stages.index(target)]
         if skipped and not self.policy.allow_skip:
             refusal = SkipCheck(
                 target, None, "skip", "skip", NOT_MET,
                 f"The policy does not let items move past a stage; {listed(skipped)} must be passed first.",
                 None, tuple(skipped))
-            return GateResult(item_id, stage, target, FAIL, (refusal,), applies_to, outcome, self.policy, line)
+            return GateResult(item_id, stage, target, FAIL, (refusal,), applies_to, outcome, self.policy, line, self.ref)
         votes = _votes(lookup(item, ("approvals",)))
         criteria: list[Criterion] = []
         for gate in self.policy.gates_between(stage, target):
@@ -280,7 +285,7 @@ class Gater:
             criteria.extend(self.conditions(gate, checked, nodes))
             criteria.extend(_approval(gate, approval, votes) for approval in gate.approvals)
         result = PASS if all(criterion.met for criterion in criteria) else FAIL
-        return GateResult(item_id, stage, target, result, tuple(criteria), applies_to, outcome, self.policy, line)
+        return GateResult(item_id, stage, target, result, tuple(criteria), applies_to, outcome, self.policy, line, self.ref)
 
     def classified(self, item: dict[str, Any]) -> tuple[dict[str, Any], OutcomeUsed | None]:
         """The item with its outcome (classified when it carries none and the policy reads it)."""

@@ -148,6 +148,8 @@ def remember(policy_paths: list[str], classifier: Any, read_from: tuple[Any, ...
     already, the policy does not qualify, or caching is off. `read_from` is the `stamp` of
     `policy_paths` taken before the policy was read. Never fails: a cache that cannot be
     written is only slower."""
+    if classifier.ref.as_of is not None:
+        return  # its decisions depend on the run's as-of date, which a quick start does not read
     key = _key(policy_paths)
     path = _cache_file(key)
     if path is None or read_from is None or _load(path, key, policy_paths) is not None:

@@ -312,6 +312,8 @@ class Translation:
             if z3.is_int(start) and z3.is_int(end):
                 return end - start, known
             raise Unanalysed("days_between() of date-times (floats round)")
+        if name == "days_since":
+            raise Unanalysed("days_since() (it counts to each run's as-of date)")
         raise Unanalysed(f"{name}()")
 
     # -- what a rule's analysis depends on

@@ -7,6 +7,7 @@ always name the rule, its source line and the exact condition text.
 
 from __future__ import annotations
 
+import datetime as _dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,14 +119,25 @@ class DefaultOutcome:
 
 @dataclass(frozen=True, slots=True)
 class PolicyRef:
-    """How a decision names the policy that made it."""
+    """How a decision names the policy that made it; with the as-of date days_since() counted
+    to, where the policy calls it (the decision then depends on that date too)."""
 
     name: str
     version: str | None
     sha256: str
+    as_of: _dt.date | None = None
 
     def as_record(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "sha256": self.sha256}
+        record = {"name": self.name, "version": self.version, "sha256": self.sha256}
+        if self.as_of is not None:
+            record["as_of"] = self.as_of.isoformat()
+        return record
+
+    def title(self) -> str:
+        """How an explanation names it: `demand-intake 2026.11 (sha256 ..., as of 2026-12-02)`."""
+        version = f" {self.version}" if self.version else ""
+        as_of = f", as of {self.as_of.isoformat()}" if self.as_of is not None else ""
+        return f"{self.name}{version} (sha256 {self.sha256}{as_of})"
 
 
 class _PolicyDocument:
@@ -144,6 +156,18 @@ class _PolicyDocument:
     @property
     def ref(self) -> PolicyRef:
         return PolicyRef(self.name, self.version, self.sha256)
+
+    @property
+    def reads_as_of(self) -> bool:
+        """Whether a condition calls days_since(), so decisions depend on the run's as-of date."""
+        from .expressions import reads_as_of
+
+        conditions: tuple[Condition, ...] = self.conditions  # type: ignore[attr-defined]
+        return any(condition.expr is not None and reads_as_of(condition.expr) for condition in conditions)
+
+    def ref_as_of(self, as_of: _dt.date) -> PolicyRef:
+        """How a decision made as of `as_of` names the policy: with the date where it matters."""
+        return PolicyRef(self.name, self.version, self.sha256, as_of if self.reads_as_of else None)
 
 
 @dataclass(frozen=True, slots=True)

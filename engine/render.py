@@ -105,13 +105,14 @@ class JsonWriter(Writer):
 class CsvWriter(Writer):
     columns = CSV_COLUMNS
 
-    def __init__(self, out: IO[bytes], explain: bool = False):
+    def __init__(self, out: IO[bytes], explain: bool = False, dated: bool = False):
         super().__init__(out)
         import csv
 
         self.buffer = io.StringIO()
         self.writer = csv.writer(self.buffer, lineterminator="\n")
-        self.columns = self.columns + (("trace",) if explain else ())
+        # the as-of date days_since() counted to, for a policy that calls it
+        self.columns = self.columns + (("policy_as_of",) if dated else ()) + (("trace",) if explain else ())
         self.dumps = json_dumps()
         self.writer.writerow(self.columns)
         self.flush_buffer()
@@ -129,6 +130,7 @@ class CsvWriter(Writer):
             "policy": policy.get("name"),
             "policy_version": policy.get("version"),
             "policy_sha256": policy.get("sha256"),
+            "policy_as_of": policy.get("as_of"),
             "trace": self.dumps(rec["trace"]).decode("utf-8") if "trace" in rec else None,
         }
         self.writer.writerow([cell(row.get(column)) for column in self.columns])
@@ -216,14 +218,15 @@ def visible(text: str) -> str:
     return text.translate(_ESCAPED)
 
 
-def writer_for(fmt: str, out: IO[bytes], explain: bool = False, kind: str = "decision") -> Writer:
-    """The writer for output format `fmt`, for records of `kind` ("decision" or "gate")."""
+def writer_for(fmt: str, out: IO[bytes], explain: bool = False, kind: str = "decision", dated: bool = False) -> Writer:
+    """The writer for output format `fmt`, for records of `kind` ("decision" or "gate");
+    `dated`: the records name the as-of date of a policy that calls days_since()."""
     if fmt == "jsonl":
         return JsonlWriter(out)
     if fmt == "json":
         return JsonWriter(out)
     if fmt == "csv":
-        return (GateCsvWriter if kind == "gate" else CsvWriter)(out, explain)
+        return (GateCsvWriter if kind == "gate" else CsvWriter)(out, explain, dated)
     if fmt == "table":
         return (GateTableWriter if kind == "gate" else TableWriter)(out)
     raise ValueError(f"unknown output format '{fmt}'")

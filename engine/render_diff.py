@@ -11,7 +11,7 @@ from typing import Any
 
 from .compare import ErrorChange, Example, PolicyDiff, Transition
 from .errors import counted
-from .model import ClassificationPolicy
+from .model import ClassificationPolicy, PolicyRef
 from .render import table
 
 ERROR_LABEL = "(error)"
@@ -27,8 +27,8 @@ def diff_record(result: PolicyDiff) -> dict[str, Any]:
     error; a rule is null for the default."""
     share = _share(result.items)
     return {
-        "old": _policy_record(result.old),
-        "new": _policy_record(result.new),
+        "old": _policy_record(result.old, result.old_ref),
+        "new": _policy_record(result.new, result.new_ref),
         "items": result.items,
         "changed": result.changed,
         "changed_share": share(result.changed),
@@ -58,8 +58,8 @@ def diff_record(result: PolicyDiff) -> dict[str, Any]:
     }
 
 
-def _policy_record(policy: ClassificationPolicy) -> dict[str, Any]:
-    return {**policy.ref.as_record(), "file": policy.file}
+def _policy_record(policy: ClassificationPolicy, ref: PolicyRef | None) -> dict[str, Any]:
+    return {**(ref or policy.ref).as_record(), "file": policy.file}
 
 
 def _example_record(example: Example) -> dict[str, Any]:
@@ -186,11 +186,17 @@ class _Report:
         return f"## Policy diff: {text}" if self.markdown else f"Policy diff: {text}"
 
     def policies(self) -> str:
-        sides = (("old", self.result.old), ("new", self.result.new))
+        result = self.result
+        sides = (("old", result.old, result.old_ref), ("new", result.new, result.new_ref))
+        # the as-of date days_since() counted to, where a policy calls it
+        dates = [ref.as_of.isoformat() if ref is not None and ref.as_of is not None else "" for _, _, ref in sides]
+        dated = any(dates)
         if self.markdown:
-            rows = [[side, _named(policy), f"`{policy.file}`", f"`{policy.sha256}`"] for side, policy in sides]
-            return table(rows, ("", "policy", "file", "sha256"), markdown=True)
-        rows = [[f"{side}:", _named(policy), policy.file, f"sha256 {policy.sha256}"] for side, policy in sides]
+            rows = [[side, _named(policy), f"`{policy.file}`", f"`{policy.sha256}`", *([date] if dated else [])]
+                    for (side, policy, _), date in zip(sides, dates)]
+            return table(rows, ("", "policy", "file", "sha256", *(["as of"] if dated else [])), markdown=True)
+        rows = [[f"{side}:", _named(policy), policy.file, f"sha256 {policy.sha256}", f"as of {date}" if date else ""]
+                for (side, policy, _), date in zip(sides, dates)]
         return "\n".join("  ".join(row).rstrip() for row in _padded(rows))
 
     def section(self, heading: str, body: str) -> list[str]:

@@ -135,23 +135,38 @@ def field_value(container: Any, path: tuple[str, ...]) -> Any:
     return container
 
 
-def days_between(start: Any, end: Any) -> Any:
+def days_between(start: Any, end: Any, name: str = "days_between") -> Any:
     """Days from `start` to `end` (negative when `end` is earlier); fractional for date-times."""
-    start, end = _as_moment(start), _as_moment(end)
+    start, end = _as_moment(start, name), _as_moment(end, name)
     if isinstance(start, _dt.datetime) or isinstance(end, _dt.datetime):
         start, end = _as_datetime(start), _as_datetime(end)
         return (end - start).total_seconds() / 86400
     return (end - start).days
 
 
-def _as_moment(value: Any) -> _dt.date:
+def days_since(moment: Any, as_of: _dt.date) -> Any:
+    """Days from `moment` to the run's as-of date: days_between(moment, as_of)."""
+    return days_between(moment, as_of, "days_since")
+
+
+def today() -> _dt.date:
+    """Today's date in UTC: the as-of date of a run that names none."""
+    return _dt.datetime.now(_dt.UTC).date()
+
+
+def _as_moment(value: Any, name: str) -> _dt.date:
     if isinstance(value, _dt.date):
         return value
     if isinstance(value, str):
-        parsed = parse_datetime(value) if ("T" in value or " " in value.strip()) else parse_date(value)
+        parsed = parse_moment(value)
         if parsed is not None:
             return parsed
-    raise TypeError(f"days_between needs dates, got {type_word_of(value)}")
+    raise TypeError(f"{name} needs dates, got {type_word_of(value)}")
+
+
+def parse_moment(text: str) -> _dt.date | None:
+    """A date (`2026-12-02`), or a date-time where the text has a time; None if neither."""
+    return parse_datetime(text) if ("T" in text or " " in text.strip()) else parse_date(text)
 
 
 def _as_datetime(value: _dt.date) -> _dt.datetime:

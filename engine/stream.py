@@ -95,7 +95,8 @@ def run(decider: Decider, source: IO[bytes], input_format: str, output_format: s
             return tally
         from .render import writer_for
 
-        writer = writer_for(output_format, out, trace, kind)
+        dated = getattr(getattr(decider, "ref", None), "as_of", None) is not None
+        writer = writer_for(output_format, out, trace, kind, dated)
         for result in results(decider, read_items(source, input_format, first_line), id_field, trace):
             tally.add(decider.label(result))
             writer.write(decider.record(result, trace))

@@ -3,6 +3,7 @@ checked nodes; attempts to smuggle anything else through are refused."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import keyword
 import re
@@ -33,13 +34,13 @@ inputs:
 HEADER = "rulebook: 1\nkind: classification\nname: generated\n" + INPUTS + "outcomes: {a: A, b: B, c: C}\n"
 
 
-def policy_with(conditions: list[str], hit: str = "first", default: bool = True) -> engine.Policy:
+def policy_with(conditions: list[str], hit: str = "first", default: bool = True, as_of: Any = None) -> engine.Policy:
     rules = "".join(
         f"  - id: r{i}\n    outcome: {'abc'[i % 3]}\n    when: {condition!r}\n" + (f"    priority: {i % 3}\n" if hit == "priority" else "")
         for i, condition in enumerate(conditions, start=1)
     )
     text = HEADER + f"hit: {hit}\n" + ("default: a\n" if default else "") + "rules:\n" + rules
-    return engine.loads(text.replace("'", "'"))
+    return engine.loads(text.replace("'", "'"), as_of=as_of)
 
 
 # -- random expressions over the inputs above ------------------------------------------------------------
@@ -73,6 +74,7 @@ atoms = st.one_of(
         # lists of constants, looked up in a frozenset: numbers whole and not, dates, texts
         "cost in [0, 2.5, 3, 10]", "count not in [0, 1.0, 3]", "len(tags) in [1, 2]", "title in ['VPN', 'vpn', '']",
         "opened in ['2025-12-31', '2026-02-01']", "count + 1 in [1, 4]",
+        "days_since(opened) > 60", "days_since(opened) < days_since('2026-01-01')",
     ]),
 )
 
@@ -130,6 +132,10 @@ def items(draw: Any) -> dict[str, Any]:
     return item
 
 
+# days_since() counts to a date, or to a moment (then in fractions of a day)
+AS_OF = [dt.date(2026, 3, 1), dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)]
+
+
 def careful(classifier: Classifier, item: dict[str, Any]) -> tuple[Any, Any, Any]:
     try:
         result, nodes, checked = classifier.careful(item)
@@ -160,10 +166,11 @@ def check_agreement(classifier: Classifier, item: dict[str, Any]) -> None:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(conditions=st.lists(conditions(), min_size=1, max_size=4), hit=st.sampled_from(["first", "priority", "unique", "collect"]),
-       samples=st.lists(items(), min_size=1, max_size=8))
-def test_fast_form_agrees_with_the_interpreter(conditions: list[str], hit: str, samples: list[dict[str, Any]]) -> None:
+       samples=st.lists(items(), min_size=1, max_size=8), as_of=st.sampled_from(AS_OF))
+def test_fast_form_agrees_with_the_interpreter(conditions: list[str], hit: str, samples: list[dict[str, Any]],
+                                               as_of: dt.date) -> None:
     try:
-        policy = policy_with(conditions, hit)
+        policy = policy_with(conditions, hit, as_of=as_of)
     except PolicyError:
         assume(False)  # e.g. an expression that type-checks to something other than a condition
         return

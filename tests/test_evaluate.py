@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 import engine
@@ -266,6 +268,49 @@ def test_dates_and_days_between() -> None:
     assert policy.classify({"opened": "2026-01-01", "closed": "2026-01-05T00:00:00+02:00"}).rule is None
     with pytest.raises(ItemError, match="must be a date like '2026-11-22'"):
         policy.classify({"opened": "01/01/2026", "closed": "2026-03-01T12:00:00Z"})
+
+
+AGE_INPUTS = "inputs:\n  opened: date\n  seen: datetime\n"
+AGE_RULES = """
+    - id: stale
+      outcome: process_improvement
+      when: days_since(opened) > 30
+    - id: recent
+      outcome: initiative
+      when: days_since(seen) < 0.5
+"""
+
+
+def test_days_since_counts_days_to_the_as_of_date_as_days_between_does() -> None:
+    as_of = dt.date(2026, 12, 2)
+    policy = engine.loads(policy_text(AGE_RULES, inputs=AGE_INPUTS), as_of=as_of)
+    assert policy.classify({"opened": "2026-11-01"}).rule == "stale"  # 31 days
+    assert policy.classify({"opened": "2026-11-02"}).rule is None  # 30 days
+    assert policy.classify({"opened": "2026-12-05"}).rule is None  # a date after it: negative
+    assert policy.classify({"seen": "2026-12-01T13:00:00Z"}).rule == "recent"  # 11 hours before midnight
+    assert policy.classify({"seen": "2026-12-01T11:00:00Z"}).rule is None
+    for opened in ("2026-11-01", "2026-11-02", "2026-12-05"):
+        assert policy.classify({"opened": opened}).rule == policy.decide({"opened": opened}).rule
+    # counted to a moment, a date is midnight UTC, as days_between() counts
+    noon = engine.loads(policy_text(AGE_RULES, inputs=AGE_INPUTS), as_of=dt.datetime(2026, 12, 2, 12, tzinfo=dt.UTC))
+    assert noon.classify({"seen": "2026-12-01T13:00:00Z"}).rule is None  # 23 hours
+    assert noon.classify({"opened": "2026-11-02"}).rule == "stale"  # 30.5 days
+    with pytest.raises(ItemError, match="must be a date like '2026-11-22'"):
+        policy.classify({"opened": "yesterday"})
+
+
+def test_decisions_of_a_policy_that_calls_days_since_name_the_as_of_date() -> None:
+    dated = engine.loads(policy_text(AGE_RULES, inputs=AGE_INPUTS), as_of=dt.date(2026, 12, 2))
+    decision = dated.classify({"id": "A", "opened": "2026-01-01"})
+    assert decision.policy.as_of == dt.date(2026, 12, 2)
+    assert decision.policy.as_record()["as_of"] == "2026-12-02"
+    assert "as of 2026-12-02" in decision.explain()
+    # by default the date of loading, in UTC
+    assert engine.loads(policy_text(AGE_RULES, inputs=AGE_INPUTS)).as_of == dt.datetime.now(dt.UTC).date()
+    # a policy that never calls it decides the same on any day, and its records say nothing of dates
+    undated = load("- {id: r, outcome: initiative, when: recurrence_90d > 3}")
+    assert undated.classify({"id": "A"}).policy.as_of is None
+    assert "as_of" not in undated.classify({"id": "A"}).policy.as_record()
 
 
 def test_arrays_of_enum_values() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 from typing import Any
@@ -166,6 +167,7 @@ rules:
   - {id: r2, outcome: b, when: "'vip' in tags or days_between(opened, '2026-06-01') > 30"}
   - {id: r3, outcome: a, when: "owner.site.region == 'us' and len(scores) > 1"}
   - {id: r4, outcome: c, when: "kind == 'problem'"}
+  - {id: r5, outcome: b, when: "days_since(opened) <= 35.5"}
 """
 nested_good = {"kind": st.sampled_from(["incident", "request", "problem"]),
                "owner": st.fixed_dictionaries({}, optional={
@@ -181,6 +183,10 @@ nested_odd = st.one_of(values, st.sampled_from([
     "2026-05-01T23:59:60Z", " 2026-05-01T10:00:00Z ", "20260501T100000",
     "eu", "us", "vip", 2.0, -1, {}, {"team": "ops", "size": 3.0}, {"team": None, "site": None}, {"site": {"region": "x"}},
     ["vip", None], ["vip", 1], [1.5, -1], [1, True], [[1]]]))
+
+
+# what days_since() counts to: a date, or a moment (the items' dates are around a month before)
+AS_OF = [dt.date(2026, 6, 5), dt.datetime(2026, 6, 5, 12, tzinfo=dt.UTC)]
 
 
 @st.composite
@@ -204,10 +210,10 @@ def nested_lines(draw: Any) -> bytes:
        owner=st.sampled_from(["", "owner: object", "owner: {type: object, required: true}"]),
        opened=st.sampled_from(["date", "datetime", "{type: datetime, default: '2026-05-02T00:00:00Z'}",
                                "{type: datetime, required: true}"]),
-       record=st.booleans(), trace=st.booleans())
+       record=st.booleans(), trace=st.booleans(), as_of=st.sampled_from(AS_OF))
 def test_policies_with_nested_listed_or_dated_inputs_take_a_lane_that_writes_what_the_general_path_writes(
         stream: list[bytes], hit: str, default: bool, id_field: str, owner: str, opened: str, record: bool,
-        trace: bool) -> None:
+        trace: bool, as_of: Any) -> None:
     text = NESTED_POLICY.replace("HIT", hit).replace("DEFAULT", "default: c" if default else "")
     text = text.replace("inputs:\n", f"inputs:\n  {owner}\n" if owner else "inputs:\n")
     text = text.replace("opened: date", f"opened: {opened}")
@@ -215,7 +221,7 @@ def test_policies_with_nested_listed_or_dated_inputs_take_a_lane_that_writes_wha
         text = text.replace("'2026-06-01'", "'2026-06-01T12:00:00Z'")
     if not record:  # lists of lists are checked by the general checker: items stay mappings
         text = text.replace("inputs:\n", "inputs:\n  grid: {type: array, items: {type: array}}\n")
-    shaped = engine.loads(text)
+    shaped = engine.loads(text, as_of=as_of)
     assert (shaped.classifier.forms.decide_record is not None) == record
     fast, general = both_paths(shaped, b"\n".join(stream) + b"\n", id_field, trace)
     assert fast == general

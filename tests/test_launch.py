@@ -290,6 +290,15 @@ def test_policies_the_record_forms_cannot_take_are_not_cached(tmp_path: Path) ->
     assert first == second and first[3] == "full" and json.loads(first[0])["outcome"] == "a"
 
 
+def test_policies_that_count_days_since_are_not_cached(tmp_path: Path) -> None:
+    # their decisions depend on the run's as-of date, which a quick start does not read
+    data = b'{"id": 1, "opened": "2020-01-01"}\n{"id": 2, "opened": "2999-01-01"}\n'
+    first, second = two_runs(tmp_path, "  opened: date\n", "days_since(opened) > 30", data)
+    assert (first[3], second[3]) == ("full", "full") and first == second
+    assert [json.loads(line)["outcome"] for line in first[0].splitlines()] == ["a", "b"]
+    assert not list((tmp_path / "cache").glob("*"))
+
+
 # -- the quick decisions against the engine's own, line by line
 
 VALUES: dict[str, Any] = {

@@ -158,6 +158,15 @@ def test_a_not_analysed_note_names_the_operator_as_a_policy_writes_it() -> None:
         "% (remainders)", "** (powers)"]
 
 
+def test_days_since_is_not_analysed_since_it_counts_to_each_run_s_date() -> None:
+    # no claim may rest on one day's date
+    _, findings = lint("  - {id: aged, outcome: improve, when: \"days_since(due) > 30 and due > '2026-01-01'\"}\n"
+                       "  - {id: aged-again, outcome: initiative, when: 'days_since(due) > 60'}\n")
+    assert codes(findings) == [("not-analysed", "aged"), ("not-analysed", "aged-again")]
+    noted = next(f for f in findings if f.code == "not-analysed")
+    assert noted.message.endswith("not modelled: days_since() (it counts to each run's as-of date)")
+
+
 def test_a_constant_too_large_for_a_float_is_not_analysed() -> None:
     _, findings = lint("  - {id: huge, outcome: improve, when: 'cost > 1e400 or count > -1e400'}\n")
     assert ("not-analysed", "huge") in codes(findings)

@@ -195,3 +195,25 @@ def test_gate_csv_and_table() -> None:
     assert lines[0].split() == ["id", "stage", "target", "result", "held", "back", "by"]
     assert any("budget-release vetoed by cfo" in line for line in lines)
     assert sum("REJECTED" in line for line in lines) == 2
+
+
+def test_records_of_a_policy_that_counts_days_since_follow_the_schemas() -> None:
+    import datetime as dt
+
+    from .conftest import gates_text
+
+    inputs = "inputs:\n  opened: date\n"
+    as_of = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)
+    policy = engine.loads(policy_text("- {id: old, outcome: initiative, when: days_since(opened) > 30}", inputs=inputs),
+                          as_of=as_of)
+    items = [{"id": "A", "opened": "2026-01-01"}, {"id": "B", "opened": "x"}]
+    records = [json.loads(json.dumps(record(result, True))) for result in policy.classify_all(items, trace=True)]
+    assert [r["policy"]["as_of"] for r in records] == ["2026-03-01T09:30:00+00:00"] * 2
+    for rec in records:
+        assert list(VALIDATOR.iter_errors(rec)) == []
+    gates = engine.loads(gates_text("- to: analysis\n  when: days_since(opened) < 90\n", inputs=inputs), as_of=as_of)
+    gater = gates.gater()
+    results = list(gates.gate_all([{"id": "G", "stage": "definition", "opened": "2026-01-01"}]))
+    gate_records = [json.loads(json.dumps(gater.record(result, True))) for result in results]
+    assert gate_records[0]["result"] == "pass" and gate_records[0]["policy"]["as_of"] == "2026-03-01T09:30:00+00:00"
+    assert list(GATE_VALIDATOR.iter_errors(gate_records[0])) == []
