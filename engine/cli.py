@@ -39,6 +39,33 @@ def policy_options(command: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
+class _AsOf(click.ParamType):
+    """A date (`2026-12-02`) or a date-time (`2026-12-02T09:30:00Z`; UTC without an offset)."""
+
+    name = "date"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        from .sandbox import parse_moment
+
+        if not isinstance(value, str):
+            return value
+        parsed = parse_moment(value)
+        if parsed is None:
+            self.fail(f"{value!r} is not a date: write it as 2026-12-02, or 2026-12-02T09:30:00Z for a moment", param, ctx)
+        return parsed
+
+
+def as_of_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--as-of",
+        "as_of",
+        type=_AsOf(),
+        metavar="DATE",
+        help="The date days_since() counts to (YYYY-MM-DD, or a date-time). Default: today, in UTC. "
+             "Records of a policy that calls days_since() name it.",
+    )(command)
+
+
 def input_options(command: Callable[..., Any]) -> Callable[..., Any]:
     from .items import FORMATS
 
@@ -186,9 +213,11 @@ def _validation_summary(report: Any, nothing: bool = False) -> str:
 @click.option("--annotate", "-a", is_flag=True,
               help="Write each input item with 'outcome', 'rule' and 'because' added (JSONL or JSON), "
                    "e.g. to pipe into 'rulebook gate -'.")
+@as_of_option
 @click.option("--quiet", "-q", is_flag=True, help="No summary on stderr.")
 def classify(items: str | None, policy_paths: tuple[str, ...], name: str | None, input_format: str | None,
-             id_field: str, fmt: str | None, with_trace: bool, jobs: int, annotate: bool, quiet: bool) -> None:
+             id_field: str, fmt: str | None, with_trace: bool, jobs: int, annotate: bool, as_of: Any,
+             quiet: bool) -> None:
     """Classify items: one output record per input item, in input order.
 
     ITEMS is a file of items (JSONL, a JSON array, CSV or YAML) or - for stdin. Fields the
@@ -223,7 +252,7 @@ def classify(items: str | None, policy_paths: tuple[str, ...], name: str | None,
 
     paths = list(policy_paths) or [_default_policies()]
     read_from = stamp(paths) if name is None and cache_dir() else None
-    policy = _load_policy(policy_paths, name)
+    policy = _load_policy(policy_paths, name, as_of=as_of)
     remember(paths, policy.classifier, read_from)  # for a quick start next time (see launch.py)
     source = _open_items(items)
     fmt = fmt or ("table" if sys.stdout.isatty() and not annotate else "jsonl")
@@ -235,7 +264,7 @@ def classify(items: str | None, policy_paths: tuple[str, ...], name: str | None,
 
         decider = Annotator(decider)
     _run_stream(decider, source, input_format, fmt, id_field, with_trace, quiet,
-                policy.classification.outcome_names, workers, functools.partial(classifier_for, paths, name))
+                policy.classification.outcome_names, workers, functools.partial(classifier_for, paths, name, policy.as_of))
 
 
 def _workers(jobs: int, source: IO[bytes], input_format: str, fmt: str) -> int:
@@ -262,9 +291,10 @@ def _workers(jobs: int, source: IO[bytes], input_format: str, fmt: str) -> int:
               help="Output format. Default: table on a terminal, JSONL when piped.")
 @click.option("--explain", "-e", "with_trace", is_flag=True,
               help="Attach the trace (the applies_to condition and every gate condition, node by node) to each record.")
+@as_of_option
 @click.option("--quiet", "-q", is_flag=True, help="No summary on stderr.")
 def gate(items: str | None, policy_paths: tuple[str, ...], name: str | None, to_stage: str | None,
-         input_format: str | None, id_field: str, fmt: str | None, with_trace: bool, quiet: bool) -> None:
+         input_format: str | None, id_field: str, fmt: str | None, with_trace: bool, as_of: Any, quiet: bool) -> None:
     """Check items at their stage gates: pass, fail or not_applicable, one record per item.
 
     Each item names the stage it is at in 'stage'; it is checked for the move to the next
@@ -287,7 +317,7 @@ def gate(items: str | None, policy_paths: tuple[str, ...], name: str | None, to_
     from .gates import RESULTS
     from .items import format_for
 
-    policy = _load_policy(policy_paths, name, kind="gates")
+    policy = _load_policy(policy_paths, name, kind="gates", as_of=as_of)
     try:
         gater = policy.gater(to_stage)
     except UsageError as error:
@@ -414,8 +444,9 @@ def _read_text(path: str) -> str:
 @click.option("--gate", "-g", "gates", is_flag=True,
               help="Explain the item's stage gate result instead of its classification.")
 @click.option("--to", "to_stage", metavar="STAGE", help="With --gate: explain the move to STAGE.")
+@as_of_option
 def explain(item: str | None, policy_paths: tuple[str, ...], name: str | None, input_format: str | None,
-            id_field: str, fmt: str, gates: bool, to_stage: str | None) -> None:
+            id_field: str, fmt: str, gates: bool, to_stage: str | None, as_of: Any) -> None:
     """Explain why an item gets its outcome, or its gate result, in words an auditor can check.
 
     ITEM is a file holding one item (JSON, YAML or a one-line JSONL/CSV file) or - for
@@ -445,7 +476,7 @@ def explain(item: str | None, policy_paths: tuple[str, ...], name: str | None, i
     from .inputs import read_text_item
     from .items import format_for, read_items
 
-    policy = _load_policy(policy_paths, name, kind=None)
+    policy = _load_policy(policy_paths, name, kind=None, as_of=as_of)
     gates = gates or to_stage is not None or not policy.policy_set.classifications
     _choose(policy, "gates" if gates else "classification")
     decider: Any
@@ -523,8 +554,9 @@ def explain(item: str | None, policy_paths: tuple[str, ...], name: str | None, i
 @click.option("--fail-on-change", is_flag=True, help="Exit 1 when any item changes outcome (an error counts as one).")
 @click.option("--examples", "-n", type=click.IntRange(min=0), default=3, show_default=True, metavar="N",
               help="How many example items to name per row of the report (0: none).")
+@as_of_option
 def diff(paths: tuple[str, ...], base: str | None, items: str, name: str | None, input_format: str | None,
-         id_field: str, fmt: str | None, fail_on_change: bool, examples: int) -> None:
+         id_field: str, fmt: str | None, fail_on_change: bool, examples: int, as_of: Any) -> None:
     """Show what a policy change does to real items, before it merges.
 
     \b
@@ -574,8 +606,12 @@ def diff(paths: tuple[str, ...], base: str | None, items: str, name: str | None,
             except UsageError as error:
                 _usage(str(error))
             old_path, names, old_label = checkout.path, checkout.names, checkout.label
-        old = _checked_policy([old_path], name, f"the old policy ({old_label})", "nothing was compared", names)
-        new = _checked_policy([new_path], name, f"the new policy ({new_path})", "nothing was compared")
+        if as_of is None:  # both policies count to one date
+            from .sandbox import today
+
+            as_of = today()
+        old = _checked_policy([old_path], name, f"the old policy ({old_label})", "nothing was compared", names, as_of)
+        new = _checked_policy([new_path], name, f"the new policy ({new_path})", "nothing was compared", as_of=as_of)
         if old is None or new is None:
             sys.exit(ExitCode.FAILED)
         _choose(old, "classification")
@@ -746,13 +782,16 @@ def _default_policies() -> str:
     return default_policy_path()
 
 
-def _load_policy(policy_paths: tuple[str, ...], name: str | None, kind: str | None = "classification") -> Any:
+def _load_policy(policy_paths: tuple[str, ...], name: str | None, kind: str | None = "classification",
+                 as_of: Any = None) -> Any:
     """The policy to decide with; on problems, print them and exit 1 (or 2 for usage).
 
     `kind` is the kind of policy the command needs ("classification" or "gates"); choosing
-    it may fail with a usage error (none, or several and no --name)."""
+    it may fail with a usage error (none, or several and no --name). `as_of`: the date
+    days_since() counts to (None: today)."""
     done = {"gates": "checked at its gates", "classification": "classified"}.get(kind or "", "analysed")
-    policy = _checked_policy(list(policy_paths) or [_default_policies()], name, "the policy", f"nothing was {done}")
+    policy = _checked_policy(list(policy_paths) or [_default_policies()], name, "the policy", f"nothing was {done}",
+                             as_of=as_of)
     if policy is None:
         sys.exit(ExitCode.FAILED)
     if kind is not None:
@@ -761,9 +800,10 @@ def _load_policy(policy_paths: tuple[str, ...], name: str | None, kind: str | No
 
 
 def _checked_policy(paths: list[str], name: str | None, which: str, done: str,
-                    names: dict[str, str] | None = None) -> Any:
-    """The checked policy set at `paths`; None after printing its problems to stderr and a
-    line saying that `which` policy is invalid and what therefore was `done`."""
+                    names: dict[str, str] | None = None, as_of: Any = None) -> Any:
+    """The checked policy set at `paths`, deciding as of `as_of`; None after printing its
+    problems to stderr and a line saying that `which` policy is invalid and what therefore
+    was `done`."""
     from .api import Policy
     from .render import format_diagnostics
     from .validate import check_paths
@@ -773,7 +813,7 @@ def _checked_policy(paths: list[str], name: str | None, which: str, done: str,
         click.echo(format_diagnostics(report.errors, report.sources), err=True)
         click.echo(f"rulebook: {which} is invalid ({counted(len(report.errors), 'error')}); {done}", err=True)
         return None
-    return Policy(report.policy_set, name)
+    return Policy(report.policy_set, name, as_of)
 
 
 def _choose(policy: Any, kind: str) -> None:

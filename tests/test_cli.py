@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -14,6 +15,7 @@ import pytest
 from engine.cli import cli
 
 from .conftest import POLICIES, ROOT, checkout_environment, gates_text, jsonl, policy_text, run
+from .test_cli_diff import VALIDATOR as DIFF_SCHEMA
 
 RULES = """
 - id: recurring
@@ -545,3 +547,63 @@ def test_lint_without_the_solver_says_how_to_install_it(monkeypatch: pytest.Monk
     monkeypatch.setattr(builtins, "__import__", no_z3)
     result = run("lint", str(POLICIES))
     assert result.exit_code == 2 and "pip install 'rulebook[lint]'" in result.stderr
+
+
+# -- the as-of date of days_since() ----------------------------------------------------------------------
+
+AGED = policy_text("""
+- id: stale
+  outcome: process_improvement
+  when: days_since(opened) > 30
+""", inputs="inputs:\n  opened: {type: date, required: true}\n")
+AGED_ITEMS = '{"id": "A", "opened": "2026-01-01"}\n{"id": "B", "opened": "2026-02-20"}\n{"id": "C", "opened": "soon"}\n'
+
+
+def test_classify_counts_days_since_to_the_as_of_date_and_names_it(write) -> None:
+    policy = write("aged.yaml", AGED)
+    march = run("classify", "-", "-p", str(policy), "--as-of", "2026-03-01", "-q", input=AGED_ITEMS)
+    records = jsonl(march.stdout)
+    assert [r.get("rule") for r in records] == ["stale", None, None] and march.exit_code == 3
+    assert {r["policy"]["as_of"] for r in records} == {"2026-03-01"}  # error records too
+    january = run("classify", "-", "-p", str(policy), "--as-of", "2026-01-15", "-q", input=AGED_ITEMS)
+    assert [r.get("rule") for r in jsonl(january.stdout)] == [None, None, None]
+    today = run("classify", "-", "-p", str(policy), "-q", input=AGED_ITEMS)  # by default: today, in UTC
+    assert jsonl(today.stdout)[0]["policy"]["as_of"] == dt.datetime.now(dt.UTC).date().isoformat()
+    moment = run("classify", "-", "-p", str(policy), "--as-of", "2026-02-01T12:00:00+02:00", "-q", input=AGED_ITEMS)
+    assert jsonl(moment.stdout)[0]["policy"]["as_of"] == "2026-02-01T12:00:00+02:00"
+    csv = run("classify", "-", "-p", str(policy), "--as-of", "2026-03-01", "-f", "csv", "-q", input=AGED_ITEMS)
+    header, first = csv.stdout.splitlines()[:2]
+    assert header.endswith(",policy_sha256,policy_as_of") and first.endswith(",2026-03-01")
+
+
+def test_records_of_a_policy_without_days_since_name_no_date(policy: Path) -> None:
+    result = run("classify", "-", "-p", str(policy), "--as-of", "2026-03-01", "-f", "csv", input='{"id": "A"}\n')
+    assert result.stdout.splitlines()[0].endswith(",policy_sha256") and "2026-03-01" not in result.stdout
+    assert "as_of" not in jsonl(run("classify", "-", "-p", str(policy), input='{"id": "A"}\n').stdout)[0]["policy"]
+
+
+@pytest.mark.parametrize("value", ["2026-13-01", "tomorrow", "01/03/2026"])
+def test_an_as_of_that_is_no_date_is_a_usage_error(value: str) -> None:
+    result = run("classify", "-", "--as-of", value, input="{}\n")
+    assert result.exit_code == 2 and "is not a date: write it as 2026-12-02" in result.stderr
+
+
+def test_explain_gate_and_diff_count_to_the_as_of_date(write) -> None:
+    policy = write("aged.yaml", AGED)
+    text = run("explain", "-", "-p", str(policy), "--as-of", "2026-03-01", input='{"id": "A", "opened": "2026-01-01"}\n')
+    assert "Rule 'stale' fired" in text.stdout and text.stdout.rstrip().endswith(", as of 2026-03-01)")
+    gates = write("aged-gates.yaml", gates_text("- to: analysis\n  when: days_since(opened) <= 30\n",
+                                                inputs="inputs:\n  opened: date\n"))
+    gated = run("gate", "-", "-p", str(gates), "--as-of", "2026-03-01", "-q",
+                input='{"id": "A", "stage": "definition", "opened": "2026-02-20"}\n')
+    (record,) = jsonl(gated.stdout)
+    assert record["result"] == "pass" and record["policy"]["as_of"] == "2026-03-01"
+    later = run("gate", "-", "-p", str(gates), "--as-of", "2026-04-01", "-q",
+                input='{"id": "A", "stage": "definition", "opened": "2026-02-20"}\n')
+    assert jsonl(later.stdout)[0]["result"] == "fail"
+    stricter = write("stricter.yaml", AGED.replace("> 30", "> 60"))
+    items = write("aged.jsonl", AGED_ITEMS)
+    report = json.loads(run("diff", str(policy), str(stricter), "--items", str(items), "--as-of", "2026-03-01").stdout)
+    assert report["old"]["as_of"] == report["new"]["as_of"] == "2026-03-01"
+    assert list(DIFF_SCHEMA.iter_errors(report)) == []
+    assert [(t["from"], t["to"], t["count"]) for t in report["transitions"]] == [("process_improvement", "routine_ticket", 1)]

@@ -225,3 +225,30 @@ def test_jobs_start_workers_for_a_pipe_but_not_for_a_small_file(tmp_path) -> Non
     os.close(write_end)
     with open(small, "rb") as file, open(read_end, "rb") as pipe:
         assert (_workers(2, file, "jsonl", "jsonl"), _workers(2, pipe, "jsonl", "jsonl")) == (1, 2)
+
+
+def test_workers_count_days_since_to_the_date_the_command_was_given(tmp_path) -> None:
+    # each worker builds its own classifier: with the command's as-of date, not its own today
+    policy = tmp_path / "aged.yaml"
+    policy.write_text(POLICY_AGED)
+    data = "".join(json.dumps({"id": n, "opened": f"2025-{1 + n % 12:02d}-{1 + n % 28:02d}"}) + "\n" for n in range(3000))
+    command = [sys.executable, "-m", "engine", "classify", "-", "--policy", str(policy), "--as-of", "2025-07-01", "-q"]
+    one = subprocess.run(command, input=data.encode(), capture_output=True, check=True)
+    two = subprocess.run(command + ["--jobs", "2"], input=data.encode(), capture_output=True, check=True)
+    assert one.stdout == two.stdout
+    records = [json.loads(line) for line in two.stdout.splitlines()]
+    assert {r["policy"]["as_of"] for r in records} == {"2025-07-01"}
+    assert [r["outcome"] for r in records[:8]] == ["old", "old", "old", "old", "old", "new", "new", "new"]
+
+
+POLICY_AGED = """\
+rulebook: 1
+kind: classification
+name: aged
+inputs:
+  opened: {type: date, required: true}
+outcomes: {old: Old., new: New.}
+default: new
+rules:
+  - {id: old, outcome: old, when: days_since(opened) > 30}
+"""
