@@ -14,6 +14,7 @@ it reports problems at paths (it extends the same `DocumentBuilder`); nothing is
 
 from __future__ import annotations
 
+import datetime as _dt
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ from .errors import Diagnostic, Span, UsageError, counted, did_you_mean, listed
 from .gates import RESULTS
 from .loader import Document, Path
 from .model import IMPLICIT_FIELDS, ClassificationPolicy, GatesPolicy
+from .sandbox import parse_moment
 from .validate import DocumentBuilder, Report, _order, _schema_diagnostics, check_paths
 
 TEST_KIND = "tests"
@@ -53,19 +55,19 @@ class _PolicySets:
 
     def __init__(self) -> None:
         self.reports: dict[tuple[str, ...], Report] = {}
-        self.policies: dict[tuple[tuple[str, ...], str | None], Policy] = {}
+        self.policies: dict[tuple[tuple[str, ...], str | None, _dt.date | None], Policy] = {}
 
     def report(self, paths: tuple[str, ...]) -> Report:
         if paths not in self.reports:
             self.reports[paths] = check_paths(list(paths))
         return self.reports[paths]
 
-    def policy(self, paths: tuple[str, ...], name: str | None) -> Policy:
-        key = (paths, name)
+    def policy(self, paths: tuple[str, ...], name: str | None, as_of: _dt.date | None) -> Policy:
+        key = (paths, name, as_of)
         if key not in self.policies:
             policy_set = self.report(paths).policy_set
             assert policy_set is not None
-            self.policies[key] = Policy(policy_set, name)
+            self.policies[key] = Policy(policy_set, name, as_of)
         return self.policies[key]
 
 
@@ -178,10 +180,15 @@ class TestsBuilder(DocumentBuilder):
 
     def build(self, sets: _PolicySets) -> TestFile | None:
         data = self.data
-        target = self.target(data.get("policy"), data.get("policy_name"), sets)
+        as_of = self.as_of(data.get("as_of"))
+        target = self.target(data.get("policy"), data.get("policy_name"), sets, as_of)
         if target is None:
             return None
         cases = self.cases(data.get("cases"), target)
+        if "as_of" not in data and any(policy.reads_as_of for policy in target.tested()):
+            self.problem(("policy",), "as-of-missing", "the tested policy calls days_since(), so its cases need "
+                         "'as_of', the date they are written for", "add 'as_of: 2026-12-02' (that date), so the "
+                         "cases give the same result on any day they run")
         if self.errors:
             return None
         name = data.get("name")
@@ -193,7 +200,17 @@ class TestsBuilder(DocumentBuilder):
 
     # -- the tested policy set
 
-    def target(self, declared: Any, policy_name: Any, sets: _PolicySets) -> _Target | None:
+    def as_of(self, declared: Any) -> _dt.date | None:
+        """The date days_since() counts to in these cases, if the file names one."""
+        if not isinstance(declared, str):
+            return None  # absent, or not text: the schema pass has reported it
+        parsed = parse_moment(declared)
+        if parsed is None:
+            self.problem(("as_of",), "type-mismatch", f"{declared!r} is not a date",
+                         "write it as '2026-12-02', or '2026-12-02T09:30:00Z' for a moment")
+        return parsed
+
+    def target(self, declared: Any, policy_name: Any, sets: _PolicySets, as_of: _dt.date | None) -> _Target | None:
         if isinstance(declared, str):
             written = [(declared, ("policy",))]
         elif isinstance(declared, list):
@@ -225,7 +242,7 @@ class TestsBuilder(DocumentBuilder):
             self.problem(("policy_name",), "unknown-policy", f"the tested policy set holds no policy named '{name}'",
                          did_you_mean(name, known) or "policies: " + ", ".join(known))
             return None
-        return _Target(self, sets.policy(paths, name), paths)
+        return _Target(self, sets.policy(paths, name, as_of), paths)
 
     def resolve(self, written: str, at: Path) -> str | None:
         """The path of a policy file or folder named relative to the test file."""

@@ -309,3 +309,26 @@ def test_any_edit_of_a_test_file_gives_diagnostics_or_runs_never_a_crash(policy_
     if not report.errors:
         run = run_files(report)
         assert run.passed + run.failed == sum(len(f.cases) for f in report.files)
+
+
+# -- cases of a policy that counts days_since() -------------------------------------------------------------
+
+AGED_RULES = """
+- id: stale
+  outcome: process_improvement
+  when: days_since(opened) > 30
+"""
+AGED_CASES = """
+- {name: a month and a day, item: {opened: '2026-01-31'}, expect: {rule: stale}}
+- {name: a month, item: {opened: '2026-02-01'}, expect: {rule: null}}
+"""
+
+
+def test_cases_count_days_since_to_the_file_s_as_of_date(write) -> None:
+    write("set/intake.yaml", policy_text(AGED_RULES, inputs="inputs:\n  opened: date\n"))
+    write("set/gates.yaml", gates_text(GATES))
+    path = write("set/tests/cases.yaml", cases_file(AGED_CASES, header="as_of: '2026-03-03'\n"))
+    run = run_tests(str(path))
+    assert statuses(run) == {"a month and a day": "passed", "a month": "passed"}
+    later = write("set/tests/cases.yaml", cases_file(AGED_CASES, header="as_of: 2026-03-04\n"))
+    assert statuses(run_tests(str(later))) == {"a month and a day": "passed", "a month": "failed"}

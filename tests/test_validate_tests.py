@@ -414,3 +414,15 @@ def test_checker_agrees_with_jsonschema_on_test_file_mutations(mutate: Any) -> N
     mutate(document)
     agrees(document)
 
+
+
+def test_cases_of_a_policy_that_calls_days_since_must_name_their_as_of_date(write) -> None:
+    write("set/intake.yaml", policy_text("- {id: r, outcome: initiative, when: days_since(opened) > 30}",
+                                         inputs="inputs:\n  opened: date\n"))
+    cases = "- {name: old, item: {opened: '2026-01-01'}, expect: initiative}"
+    ((code, line, column, hint),) = problems(write, cases)
+    assert (code, line, column) == ("as-of-missing", 4, 9) and "as_of: 2026-12-02" in hint
+    assert problems(write, cases, header="as_of: 2026-03-01\n") == []
+    assert problems(write, cases, header="as_of: 2026-02-30\n") == [
+        ("type-mismatch", 4, 8, "write it as '2026-12-02', or '2026-12-02T09:30:00Z' for a moment")]
+    assert [code for code, *_ in problems(write, cases, header="as_of: 20260301\n")] == ["wrong-type"]
