@@ -75,11 +75,9 @@ def safe_pow(base: Any, exponent: Any) -> Any:
 def safe_mul(left: Any, right: Any) -> Any:
     """`left * right`, refusing to build text or lists longer than the limit."""
     if isinstance(left, (str, list)) and isinstance(right, int) and not isinstance(right, bool):
-        if len(left) * right > MAX_STRING_LENGTH:
-            raise LimitError(f"repetition would build {len(left) * right:,} characters (limit {MAX_STRING_LENGTH:,})")
+        _within_limit("repetition", left, len(left) * right)
     elif isinstance(right, (str, list)) and isinstance(left, int) and not isinstance(left, bool):
-        if len(right) * left > MAX_STRING_LENGTH:
-            raise LimitError(f"repetition would build {len(right) * left:,} characters (limit {MAX_STRING_LENGTH:,})")
+        _within_limit("repetition", right, len(right) * left)
     elif isinstance(left, (str, list)) or isinstance(right, (str, list)):
         raise TypeError(f"cannot multiply {type_word_of(left)} by {type_word_of(right)}")
     return left * right
@@ -88,9 +86,14 @@ def safe_mul(left: Any, right: Any) -> Any:
 def safe_add(left: Any, right: Any) -> Any:
     """`left + right`, refusing to build text or lists longer than the limit."""
     if isinstance(left, (str, list)) and isinstance(right, (str, list)):
-        if len(left) + len(right) > MAX_STRING_LENGTH:
-            raise LimitError(f"joining would build {len(left) + len(right):,} characters (limit {MAX_STRING_LENGTH:,})")
+        _within_limit("joining", left, len(left) + len(right))
     return left + right
+
+
+def _within_limit(operation: str, value: str | list[Any], size: int) -> None:
+    if size > MAX_STRING_LENGTH:
+        unit = "characters" if isinstance(value, str) else "items"
+        raise LimitError(f"{operation} would build {size:,} {unit} (limit {MAX_STRING_LENGTH:,})")
 
 
 def number_only(value: Any) -> Any:

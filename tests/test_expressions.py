@@ -229,12 +229,14 @@ def test_patterns_without_repetition_find_what_re2_finds(pattern: str, texts: li
 
 def test_text_building_is_bounded() -> None:
     assert sandbox.safe_mul("ab", 3) == "ababab"
-    with pytest.raises(sandbox.LimitError):
+    with pytest.raises(sandbox.LimitError, match="repetition would build 1,000,000,000 characters"):
         sandbox.safe_mul("x" * 1000, 10**6)
-    with pytest.raises(sandbox.LimitError):
+    with pytest.raises(sandbox.LimitError, match="repetition would build 1,000,000,000 items"):
         sandbox.safe_mul(10**6, ["x"] * 1000)
-    with pytest.raises(sandbox.LimitError):
+    with pytest.raises(sandbox.LimitError, match="joining would build 100,001 characters"):
         sandbox.safe_add("x" * sandbox.MAX_STRING_LENGTH, "y")
+    with pytest.raises(sandbox.LimitError, match="joining would build 100,001 items"):
+        sandbox.safe_add(["x"] * sandbox.MAX_STRING_LENGTH, ["y"])
 
 
 def test_functions_refuse_the_wrong_kind_of_value() -> None:
