@@ -281,6 +281,9 @@ def _check(text: str, scope: Scope, locate: Locate, want_condition: bool) -> tup
     source = stripped.rstrip().replace("\r", " ").replace("\n", " ").replace("\t", " ")
     if not source:
         return None, [Diagnostic("expression-syntax", "expression is empty", locate(0, 0))]
+    if source.startswith("#"):  # a comment runs to the end of the expression
+        return None, [Diagnostic("expression-syntax", "expression is empty: everything after '#' is a comment",
+                                 locate(lead, len(source)), "remove the '#', or write the condition before it")]
     offsets = _CharOffsets(source, lead)
     try:
         tree = parse_python(source).body

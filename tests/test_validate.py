@@ -128,6 +128,19 @@ def test_expression_syntax_error(write) -> None:
     assert hint == "compare with '==', not '='"
 
 
+def test_an_expression_of_only_a_comment_is_empty(write) -> None:
+    text = policy_text("""
+        - id: r1
+          outcome: initiative
+          when: "#recurrence_90d > 5"
+    """)
+    code, line, column, hint = only(problems_of(write, text))
+    assert (code, line, column) == ("expression-syntax", line_of(text, "#recurrence"), column_of(text, "#recurrence"))
+    assert hint == "remove the '#', or write the condition before it"
+    (error,) = check_paths([str(write("policy.yaml", text))]).errors
+    assert error.message == "expression is empty: everything after '#' is a comment"
+
+
 def test_unknown_name_with_did_you_mean(write) -> None:
     text = policy_text("""
         - id: r1
