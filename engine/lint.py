@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from .errors import Span
+from .errors import Span, listed
 from .model import ClassificationPolicy, Condition, InputSpec, Rule
 
 SEVERITIES = ("error", "warning", "info")
@@ -406,15 +406,22 @@ def lint_classification(policy: ClassificationPolicy, timeout_ms: int = QUERY_MI
     classifier = Classifier(policy)
     findings: list[Finding] = []
 
+    # one solver holds what every valid item meets; each question is asked in a scope of its own
+    base = z3.Solver()
+    base.set("timeout", timeout_ms)
+    base.add(*translation.valid)
+
     def ask(*formulas: Any) -> tuple[str, Any]:
         """Can every valid item constraint and `formulas` hold at once? ("sat", model) if so."""
-        check = z3.Solver()
-        check.set("timeout", timeout_ms)
-        check.add(*translation.valid, *formulas)
-        result = check.check()
-        if result == z3.sat:
-            return "sat", check.model()
-        return ("unsat" if result == z3.unsat else "unknown"), None
+        base.push()
+        try:
+            base.add(*formulas)
+            result = base.check()
+            if result == z3.sat:
+                return "sat", base.model()
+            return ("unsat" if result == z3.unsat else "unknown"), None
+        finally:
+            base.pop()
 
     present = [entry.present for entry in translation.inputs.values() if entry.present is not True]
 
@@ -428,26 +435,28 @@ def lint_classification(policy: ClassificationPolicy, timeout_ms: int = QUERY_MI
         return _search(formulas, verify, attempts)
 
     def _search(formulas: list[Any], verify: Any, attempts: int) -> tuple[str, dict[str, Any] | None]:
-        check = z3.Solver()
-        check.set("timeout", timeout_ms)
-        check.add(*translation.valid, *formulas)
-        status = "unknown"
-        for attempt in range(attempts):
-            result = check.check()
-            if result != z3.sat:
-                if attempt == 0:
-                    status = "unsat" if result == z3.unsat else "unknown"
-                break
-            status = "sat"
-            model = check.model()
-            candidate = witness(translation, model)
-            if verify(candidate):
-                return status, candidate
-            values = [d() for d in model.decls() if d.arity() == 0]
-            if not values:
-                break
-            check.add(z3.Or([value != model[value.decl()] for value in values]))  # another solution next time
-        return status, None
+        base.push()
+        try:
+            base.add(*formulas)
+            status = "unknown"
+            for attempt in range(attempts):
+                result = base.check()
+                if result != z3.sat:
+                    if attempt == 0:
+                        status = "unsat" if result == z3.unsat else "unknown"
+                    break
+                status = "sat"
+                model = base.model()
+                candidate = witness(translation, model)
+                if verify(candidate):
+                    return status, candidate
+                values = [d() for d in model.decls() if d.arity() == 0]
+                if not values:
+                    break
+                base.add(z3.Or([value != model[value.decl()] for value in values]))  # another solution next time
+            return status, None
+        finally:
+            base.pop()
 
     def finding(code: str, severity: str, message: str, rule: Rule | None, **extra: Any) -> None:
         findings.append(Finding(code, severity, message, rule.span if rule else policy.span, policy.name,
@@ -484,16 +493,20 @@ def lint_classification(policy: ClassificationPolicy, timeout_ms: int = QUERY_MI
                     hint="move it before the rules that shadow it, narrow them, or remove it")
     # overlaps under unique
     if policy.hit == "unique":
+        undecided: dict[str, list[Rule]] = {}  # a rule -> the earlier rules it may overlap, not analysed
         for index, first in enumerate(policy.rules):
             for second in policy.rules[index + 1:]:
                 if first.id in dead or second.id in dead:
                     continue
+                unmodelled = translation.unanalysed_in(first) + translation.unanalysed_in(second)
+                # where a part is left free, the solver's items seldom match as the engine does:
+                # fewer tries keep a policy of many such rules quick to lint
                 answer, candidate = search(
                     [translation.true[first.when.node_id], translation.true[second.when.node_id]],
-                    lambda item, pair=(first, second): _rejected_as_overlap(classifier, *pair, item))
+                    lambda item, pair=(first, second): _rejected_as_overlap(classifier, *pair, item),
+                    attempts=1 if unmodelled else 5)
                 if answer != "sat":
                     continue
-                unmodelled = translation.unanalysed_in(first) + translation.unanalysed_in(second)
                 if candidate is not None or not unmodelled:
                     # without a witness the overlap is still certain: every example found
                     # fails on another rule's expression first
@@ -502,9 +515,17 @@ def lint_classification(policy: ClassificationPolicy, timeout_ms: int = QUERY_MI
                             second, related=(first.id,), witness=candidate,
                             hint="make their conditions exclude each other, or use hit: first or priority")
                 else:
-                    finding("not-analysed", "info", f"rules '{first.id}' and '{second.id}' may overlap; "
-                            f"not analysed: {', '.join(translation.unanalysed_in(first) + translation.unanalysed_in(second))}",
-                            second, related=(first.id,))
+                    undecided.setdefault(second.id, []).append(first)
+        for rule in policy.rules:  # one note a rule, however many rules it may overlap
+            earlier = undecided.get(rule.id)
+            if earlier:
+                parts = dict.fromkeys(part for other in (*earlier, rule) for part in translation.unanalysed_in(other))
+                names = [other.id for other in earlier]
+                # the first few in the message; every one in `related`
+                shown = listed(names) if len(names) <= 10 else \
+                    ", ".join(f"'{name}'" for name in names[:10]) + f" and {len(names) - 10} more"
+                finding("not-analysed", "info", f"rule '{rule.id}' may overlap rule{'s' if len(names) > 1 else ''} "
+                        f"{shown}; not analysed: {', '.join(parts)}", rule, related=tuple(names))
     # a gap when there is no default
     if policy.default is None:
         answer, candidate = search([z3.Not(translation.true[r.when.node_id]) for r in policy.rules],

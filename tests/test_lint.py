@@ -122,6 +122,23 @@ def test_overlapping_rules_under_unique_with_a_witness() -> None:
     assert codes(findings) == [("overlapping-rules", "costly")]
 
 
+def test_overlaps_under_unique_that_rest_on_parts_not_analysed_are_one_note_a_rule() -> None:
+    _, findings = lint("  - {id: vpn, outcome: improve, when: \"matches(title, 'vpn')\"}\n"
+                       "  - {id: dns, outcome: initiative, when: \"matches(title, 'dns')\"}\n"
+                       "  - {id: mail, outcome: portfolio, when: \"matches(title, 'mail') and count > 2\"}\n"
+                       "  - {id: none, outcome: routine, when: 'count < 0'}\n", hit="unique")
+    overlaps = [(f.rule, f.message, f.related) for f in findings if "may overlap" in f.message]
+    assert overlaps == [
+        ("dns", "rule 'dns' may overlap rule 'vpn'; not analysed: matches()", ("vpn",)),
+        ("mail", "rule 'mail' may overlap rules 'vpn' and 'dns'; not analysed: matches()", ("vpn", "dns")),
+    ]
+    assert ("dead-rule", "none") in codes(findings)
+    many = "".join(f"  - {{id: r{n}, outcome: improve, when: \"matches(title, 'x{n}')\"}}\n" for n in range(13))
+    (last,) = [f for f in lint(many, hit="unique")[1] if f.rule == "r12" and "may overlap" in f.message]
+    assert last.message.startswith("rule 'r12' may overlap rules 'r0', 'r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7', "
+                                   "'r8', 'r9' and 2 more;") and len(last.related) == 12
+
+
 def test_a_gap_without_a_default_with_a_witness() -> None:
     _, findings = lint("  - {id: problems, outcome: improve, when: \"type == 'problem'\"}\n", default=None)
     (gap,) = [f for f in findings if f.code == "gap"]
