@@ -283,6 +283,13 @@ def _quick_run(argv: list[str]) -> Any:
             jobs = int(value)
         elif word in ("--quiet", "-q"):
             quiet = True
+        elif word == "--as-of":
+            # the cache holds only policies that never call days_since(), which no date changes
+            from .sandbox import parse_moment
+
+            value = next(words, None)
+            if value is None or parse_moment(value) is None:
+                return None  # the full CLI says what is wrong
         elif word in ("--format", "-f"):
             if next(words, None) != "jsonl":
                 return None

@@ -86,6 +86,16 @@ def test_options_the_quick_start_does_not_handle_go_to_the_full_cli(tmp_path: Pa
     assert rulebook(["classify", str(EXAMPLES / "items.csv")], tmp_path)[3] == "full"
 
 
+def test_an_as_of_date_keeps_the_quick_start_of_a_policy_that_never_counts_days(tmp_path: Path) -> None:
+    items = str(EXAMPLES / "items.jsonl")
+    full = rulebook(["classify", items], None)
+    rulebook(["classify", items], tmp_path)
+    dated = rulebook(["classify", items, "--as-of", "2026-12-02"], tmp_path)
+    assert dated[3] == "quick" and dated[:3] == full[:3]
+    wrong = rulebook(["classify", items, "--as-of", "2026-13-02"], tmp_path)
+    assert wrong[3] == "full" and wrong[2] == 2 and "is not a date" in wrong[1]
+
+
 ODD_LINES = [
     b'{"id": "ok-1", "type": "incident"}',
     b'{"id": "T-\\u00e9", "type": "incident"}',  # an id the JSON libraries may write differently
