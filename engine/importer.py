@@ -211,9 +211,10 @@ class _Rewrite(ast.NodeTransformer):
     """Python idioms a rule list may use, in Rulebook's words: `s.lower()` as `lower(s)` (and
     upper), `s.startswith('x')` and `s.endswith(('x', 'y'))` as `matches()` of an escaped
     pattern, `x is None` as `not has(x)`, `x is not None` as `has(x)`, a field of a mapping,
-    `service['tier']`, as the nested input `service.tier` (declared with its own type, so it
+    `service['tier']` or `service.get('tier')`, as the nested input `service.tier` (declared with its own type, so it
     is checked and read as fast as any other; `item['cost']`, where `item` is a usual name for
-    the whole item and the samples hold `cost` but no `item`, as `cost`), `any()` or `all()`
+    the whole item and the samples hold `cost` but no `item`, as `cost`; `service.get('tier', 4)`
+    as `service.tier if has(service.tier) else 4`), `any()` or `all()`
     over a list written out, `any(t in tags for t in ('a', 'b'))`, as `'a' in tags or 'b' in
     tags`, and `true`, `false` and `null` as Python's constants where no sample holds a field
     of that name."""
@@ -252,6 +253,14 @@ class _Rewrite(ast.NodeTransformer):
             return node
         if func.attr in ("lower", "upper") and not node.args:
             return self._changed(ast.Call(ast.Name(func.attr, ast.Load()), [func.value], []))
+        if func.attr == "get" and 1 <= len(node.args) <= 2 and dotted_name(func.value):
+            field = self.visit_Subscript(ast.Subscript(func.value, node.args[0], ast.Load()))
+            if isinstance(field, ast.Subscript):
+                return node  # not a field's name: left for the check to refuse
+            if len(node.args) == 1:  # None where it is missing, as the field itself reads
+                return self._changed(field)
+            present = ast.Call(ast.Name("has", ast.Load()), [copy.deepcopy(field)], [])
+            return self._changed(ast.IfExp(present, field, node.args[1]))
         if func.attr in ("startswith", "endswith") and len(node.args) == 1:
             argument = node.args[0]
             texts = argument.elts if isinstance(argument, ast.Tuple) else [argument]
@@ -319,8 +328,9 @@ class _Truth(ast.NodeTransformer):
     """Python's truth of a number, a text or a list, where a rule list leans on it (`count and
     funded`, `not note`, `tags`), written out as the sample items' types say: `count != 0`,
     `note == ''`, `len(tags) != 0`; where some sample lacks the field, missing is false, as
-    Python's None: `has(count) and count != 0`, `not has(note) or note == ''`. (Rulebook's
-    conditions are true or false, never a number.)"""
+    Python's None: `has(count) and count != 0`, `not has(note) or note == ''`; a constant as
+    its truth, and each branch of `a if c else b` so. (Rulebook's conditions are true or
+    false, never a number.)"""
 
     def __init__(self, kinds: _SampleKinds):
         self.kinds = kinds
@@ -344,6 +354,17 @@ class _Truth(ast.NodeTransformer):
     def of(self, node: ast.AST, *, negated: bool = False) -> ast.AST:
         """`node` as true or false (or its negation), where it names an input whose samples are
         numbers, texts or lists; anything else as it is."""
+        if isinstance(node, ast.IfExp):  # each branch (`count if has(count) else 0`, from a get())
+            body, orelse = self.of(node.body, negated=negated), self.of(node.orelse, negated=negated)
+            if body is node.body and orelse is node.orelse:
+                return node
+            if negated:  # a branch left as it is is still to be negated
+                body = ast.UnaryOp(ast.Not(), body) if body is node.body else body
+                orelse = ast.UnaryOp(ast.Not(), orelse) if orelse is node.orelse else orelse
+            return ast.IfExp(node.test, body, orelse)
+        if isinstance(node, ast.Constant) and type(node.value) in (int, float, str):
+            self.changed = True
+            return ast.Constant(bool(node.value) != negated)
         name = dotted_name(node) if isinstance(node, (ast.Name, ast.Attribute)) else None
         kind = self.kinds.kind(name) if name else None
         if kind not in _ZEROS:
@@ -361,8 +382,8 @@ class _Truth(ast.NodeTransformer):
 
 def _names(tree: ast.AST) -> Iterable[tuple[str, set[str]]]:
     """The (dotted) names an expression reads, each with what its use says of its type."""
-    usage: dict[int, set[str]] = {}
-    for node in ast.walk(tree):
+    usage: dict[int, set[str]] = {id(tree): {"boolean"}}
+    for node in ast.walk(tree):  # a node before its parts: what is said of it is said of them
         if isinstance(node, ast.Compare):
             operands = [node.left, *node.comparators]
             for op, left, right in zip(node.ops, operands, operands[1:]):
@@ -378,7 +399,12 @@ def _names(tree: ast.AST) -> Iterable[tuple[str, set[str]]]:
                 usage.setdefault(id(value), set()).add("boolean")
         elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
             usage.setdefault(id(node.operand), set()).add("boolean")
-    usage.setdefault(id(tree), set()).add("boolean")
+        elif isinstance(node, ast.IfExp):  # either branch may be the value: both are of its type
+            for branch, other in ((node.body, node.orelse), (node.orelse, node.body)):
+                kinds = usage.setdefault(id(branch), set())
+                kinds.update(usage.get(id(node), ()))
+                if (kind := _constant_kind(other)) is not None:
+                    kinds.add(kind)
     skip: set[int] = set()
     for node in ast.walk(tree):
         if id(node) in skip:

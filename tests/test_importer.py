@@ -213,6 +213,18 @@ rules:
      [{"title": "vpn", "code": "INC7"}, {"title": "x", "code": "REQ1", "team": "dev"},
       {"title": "x", "code": "REQ1", "owner": "ann", "team": "sec."}, {"title": "Y", "owner": "bo", "team": "dev"}],
      ["a", "b", "b", "c"]),
+    # a field read with get(), with or without a value for where it is missing
+    ("""\
+rules:
+  - {id: a, outcome: x, when: "service.get('tier') == 1 and impact.get('users', 0) > 100"}
+  - {id: b, outcome: x, when: "item.get('escalated', False)"}
+  - {id: c, outcome: x, when: "impact.get('users') is None or not impact.get('users', 0) > 300"}
+""", {"service": {"tier": 1}, "impact": {"users": 5}, "escalated": True},
+     ["service.tier == 1 and (impact.users if has(impact.users) else 0) > 100", "escalated if has(escalated) else False",
+      "not has(impact.users) or not (impact.users if has(impact.users) else 0) > 300"],
+     [{"service": {"tier": 1}, "impact": {"users": 101}}, {"service": {}, "impact": {}, "escalated": True},
+      {"impact": {}}, {"impact": {"users": 200}}],
+     ["a", "b", "c", "c"]),
     # any() and all() over a list written out
     ("""\
 rules:
@@ -305,6 +317,24 @@ rules:
     assert [d.rule for d in policy.decide_many(items)] == ["a", "b", "b", None]
 
 
+def test_the_truth_of_a_field_read_with_get_is_written_out() -> None:
+    text = """\
+default: none
+rules:
+  - {id: a, outcome: x, when: "item.get('count', 0)"}
+  - {id: b, outcome: x, when: "not meta.get('name', '')"}
+  - {id: c, outcome: x, when: "meta.get('size')"}
+"""
+    policy = engine.loads(translate(text, "rules.yaml", [{"count": 1, "meta": {"size": 2, "name": "n"}}, {"meta": {}}]).text)
+    assert [rule.when.text for rule in policy.classification.rules] == [
+        "has(count) and count != 0 if has(count) else False",
+        "not has(meta.name) or meta.name == '' if has(meta.name) else True",
+        "has(meta.size) and meta.size != 0"]
+    items = [{"count": 0, "meta": {"name": "n"}}, {"count": 2, "meta": {"name": "n"}}, {"meta": {"name": ""}},
+             {"meta": {"size": 3, "name": "n"}}, {"meta": {"size": 0, "name": "n"}}]
+    assert [d.rule for d in policy.decide_many(items)] == [None, "a", "b", "c", None]
+
+
 # -- any rule list of Python-like comparisons decides as Python reads it ---------------------------
 
 FIELDS = {"count": st.integers(0, 12), "cost": st.floats(0, 1000, allow_nan=False), "name": st.sampled_from(["vpn", "VPN", "mail", ""]),
@@ -318,7 +348,9 @@ comparisons = st.one_of(
     st.sampled_from(["funded", "not funded", "'vip' in tags", "name.lower() == 'vpn'", "name.startswith('V')",
                      "name.endswith(('il', 'pn'))", "len(tags) >= 1", "any(t in tags for t in ('vip', 'mail'))",
                      "all(n >= 1 for n in [count, cost, meta['size']])", "count", "not name", "tags", "not cost",
-                     "meta['size']"]),
+                     "meta['size']", "meta.get('size', 0) > 4", "not meta.get('weight', 2) > 1",
+                     "meta.get('size') == 3", "meta.get('weight', 0)", "not meta.get('size', 1)",
+                     "meta.get('label', 'x') == 'x'"]),
 )
 python_conditions = st.recursive(comparisons, lambda inner: st.one_of(
     st.builds("({} and {})".format, inner, inner), st.builds("({} or {})".format, inner, inner),
