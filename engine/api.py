@@ -22,7 +22,7 @@ from .errors import PolicyError
 from .evaluate import Classifier, Decision, Rejection, Verdict
 from .loader import parse_documents
 from .model import ClassificationPolicy, GatesPolicy
-from .sandbox import today
+from .sandbox import parse_moment, today
 from .validate import PolicySet, check_documents, load_policy_set
 
 if TYPE_CHECKING:  # the gate checker is loaded only when a command or caller checks gates
@@ -38,10 +38,10 @@ class Policy:
     for days loads its policy again, or names the date.
     """
 
-    def __init__(self, policy_set: PolicySet, name: str | None = None, as_of: _dt.date | None = None):
+    def __init__(self, policy_set: PolicySet, name: str | None = None, as_of: _dt.date | str | None = None):
         self.policy_set = policy_set
         self._name = name
-        self.as_of = as_of if as_of is not None else today()
+        self.as_of = _as_of(as_of) if as_of is not None else today()
         self._classifier: Classifier | None = None
         self._gater: Gater | None = None
 
@@ -139,19 +139,30 @@ class Policy:
         return self.gater().gate_all(items, to=to, id_field=id_field)
 
 
+def _as_of(value: Any) -> _dt.date:
+    """A date or date-time, or its ISO text (`2026-12-02`, `2026-12-02T09:30:00Z`)."""
+    if isinstance(value, _dt.date):
+        return value
+    parsed = parse_moment(value) if isinstance(value, str) else None
+    if parsed is None:
+        raise ValueError(f"as_of must be a date, a date-time or its ISO text such as '2026-12-02', not {value!r}")
+    return parsed
+
+
 def load(path: str | list[str] | tuple[str, ...], name: str | None = None, *,
-         as_of: _dt.date | None = None) -> Policy:
+         as_of: _dt.date | str | None = None) -> Policy:
     """Load and check the policy set at `path` (a file or folder, or several).
 
     Raises `PolicyError` carrying every problem with its file, line and column. With several
     policies of a kind in the set, `name` chooses one. `as_of`: the date `days_since()`
-    counts to (default: today, in UTC).
+    counts to, a date, a date-time or its ISO text (default: today, in UTC).
     """
     paths = [path] if isinstance(path, str) else list(path)
     return Policy(load_policy_set(paths), name, as_of)
 
 
-def loads(text: str, name: str | None = None, file: str = "<policy>", *, as_of: _dt.date | None = None) -> Policy:
+def loads(text: str, name: str | None = None, file: str = "<policy>", *,
+          as_of: _dt.date | str | None = None) -> Policy:
     """Load a policy set from YAML text (one or more documents)."""
     documents, problems = parse_documents(text, file)
     report = check_documents(documents)

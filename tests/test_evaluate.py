@@ -307,6 +307,12 @@ def test_decisions_of_a_policy_that_calls_days_since_name_the_as_of_date() -> No
     assert "as of 2026-12-02" in decision.explain()
     # by default the date of loading, in UTC
     assert engine.loads(policy_text(AGE_RULES, inputs=AGE_INPUTS)).as_of == dt.datetime.now(dt.UTC).date()
+    # or given as its ISO text, as the command line takes it
+    texted = engine.loads(policy_text(AGE_RULES, inputs=AGE_INPUTS), as_of="2026-12-02T12:00:00Z")
+    assert texted.as_of == dt.datetime(2026, 12, 2, 12, tzinfo=dt.UTC)
+    assert texted.classify({"opened": "2026-01-01"}).policy.as_record()["as_of"] == "2026-12-02T12:00:00+00:00"
+    with pytest.raises(ValueError, match="as_of must be a date, a date-time or its ISO text"):
+        engine.loads(policy_text(AGE_RULES, inputs=AGE_INPUTS), as_of="2 December")
     # a policy that never calls it decides the same on any day, and its records say nothing of dates
     undated = load("- {id: r, outcome: initiative, when: recurrence_90d > 3}")
     assert undated.classify({"id": "A"}).policy.as_of is None
