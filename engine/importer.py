@@ -211,13 +211,13 @@ class _Rewrite(ast.NodeTransformer):
     """Python idioms a rule list may use, in Rulebook's words: `s.lower()` as `lower(s)` (and
     upper), `s.startswith('x')` and `s.endswith(('x', 'y'))` as `matches()` of an escaped
     pattern, `x is None` as `not has(x)`, `x is not None` as `has(x)`, a field of a mapping,
-    `service['tier']` or `service.get('tier')`, as the nested input `service.tier` (declared with its own type, so it
-    is checked and read as fast as any other; `item['cost']`, where `item` is a usual name for
-    the whole item and the samples hold `cost` but no `item`, as `cost`; `service.get('tier', 4)`
-    as `service.tier if has(service.tier) else 4`), `any()` or `all()`
-    over a list written out, `any(t in tags for t in ('a', 'b'))`, as `'a' in tags or 'b' in
-    tags`, and `true`, `false` and `null` as Python's constants where no sample holds a field
-    of that name."""
+    `service['tier']` or `service.get('tier')`, as the nested input `service.tier` (declared
+    with its own type, so it is checked and read as fast as any other; `item['cost']`, where
+    `item` is a usual name for the whole item and the samples hold `cost` but no `item`, as
+    `cost`; `service.get('tier', 4)` as `service.tier if has(service.tier) else 4`), `any()`
+    or `all()` over a list written out, `any(t in tags for t in ('a', 'b'))`, as `'a' in tags
+    or 'b' in tags`, and `true`, `false` and `null` as Python's constants where no sample
+    holds a field of that name."""
 
     def __init__(self, fields: set[str]):
         self.fields = fields  # the top-level fields of the sample items
