@@ -51,7 +51,8 @@ class _AsOf(click.ParamType):
             return value
         parsed = parse_moment(value)
         if parsed is None:
-            self.fail(f"{value!r} is not a date: write it as 2026-12-02, or 2026-12-02T09:30:00Z for a moment", param, ctx)
+            self.fail(f"{value!r} is not a date: write it as 2026-12-02, or 2026-12-02T09:30:00Z for a moment",
+                      param, ctx)
         return parsed
 
 
@@ -263,8 +264,9 @@ def classify(items: str | None, policy_paths: tuple[str, ...], name: str | None,
         from .annotate import Annotator
 
         decider = Annotator(decider)
+    make_decider = functools.partial(classifier_for, paths, name, policy.as_of)  # workers count to the same date
     _run_stream(decider, source, input_format, fmt, id_field, with_trace, quiet,
-                policy.classification.outcome_names, workers, functools.partial(classifier_for, paths, name, policy.as_of))
+                policy.classification.outcome_names, workers, make_decider)
 
 
 def _workers(jobs: int, source: IO[bytes], input_format: str, fmt: str) -> int:
