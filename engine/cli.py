@@ -452,7 +452,7 @@ def explain(item: str | None, policy_paths: tuple[str, ...], name: str | None, i
     """Explain why an item gets its outcome, or its gate result, in words an auditor can check.
 
     ITEM is a file holding one item (JSON, YAML or a one-line JSONL/CSV file) or - for
-    stdin (JSON lines, or one JSON object over several lines); a file of several items
+    stdin (JSON lines, one JSON object over several lines, or a JSON list); a file of several items
     explains each in turn. The explanation names the rule
     that fired with its reason and source line, each of its conditions with the values it
     read, every earlier rule that did not fire and why, the default when nothing fired,
@@ -829,18 +829,20 @@ def _choose(policy: Any, kind: str) -> None:
 def _one_document_or_lines(stream: IO[bytes]) -> tuple[IO[bytes], str]:
     """The items to explain from stdin or a file whose name does not say its format: JSON
     lines, unless the first line is no JSON by itself and the text starts as JSON does (an
-    item pretty-printed over several lines, as `curl` or `jq` give it)."""
+    item pretty-printed over several lines, as `curl` or `jq` give it), or the text is one
+    JSON list of items (as an export or `jq -c` gives it, on one line or several)."""
     import io
 
     from .jsonio import DecodeError, decode
 
     data = stream.read()
     first = next((line for line in data.splitlines() if line.strip()), b"")
+    document = "json" if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[") else "jsonl"
     try:
-        decode(first)
-        return io.BytesIO(data), "jsonl"
+        value = decode(first)
     except DecodeError:
-        return io.BytesIO(data), "json" if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[") else "jsonl"
+        return io.BytesIO(data), document
+    return io.BytesIO(data), "json" if isinstance(value, list) else "jsonl"
 
 
 def _open_items(path: str | None) -> IO[bytes]:

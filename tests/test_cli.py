@@ -198,6 +198,9 @@ def test_explain_reads_pretty_printed_json_on_stdin_and_json_lines_as_lines(poli
     assert pretty.exit_code == 0 and pretty.stdout.startswith("Item 'A': process_improvement")
     lines = run("explain", "-", "-p", str(policy), input='{"id": "A", "recurrence_90d": 4}\n{"id": "B"}\n')
     assert lines.exit_code == 0 and "Item 'A'" in lines.stdout and "Item 'B'" in lines.stdout
+    # a list of items on one line, as an export or `jq -c` writes it
+    listed = run("explain", "-", "-p", str(policy), input='[{"id": "A", "recurrence_90d": 4}, {"id": "B"}]\n')
+    assert listed.exit_code == 0 and "Item 'A'" in listed.stdout and "Item 'B'" in listed.stdout
 
 
 def test_values_nested_as_deeply_as_items_may_be_are_traced_and_explained(write) -> None:
