@@ -225,6 +225,8 @@ class Pattern:
     def __init__(self, text: str):
         import re2
 
+        if _any_byte(text):
+            raise PatternError(r"\C (any one byte) is not allowed: it can match half a character")
         options = re2.Options()
         options.log_errors = False  # RE2 would write its own message to stderr
         options.never_capture = True  # only whether it is found: RE2's fastest matchers
@@ -255,6 +257,16 @@ class Pattern:
 
     def __repr__(self) -> str:
         return f"Pattern({self.text!r})"
+
+
+def _any_byte(text: str) -> bool:
+    """Whether the pattern holds RE2's `\\C`, one byte of the text's UTF-8, which Python's `re` has not."""
+    escaped = False
+    for char in text:
+        if escaped and char == "C":
+            return True
+        escaped = not escaped and char == "\\"
+    return False
 
 
 def _searcher(compiled: Any) -> Callable[[str], bool]:

@@ -117,6 +117,7 @@ def test_accepted(text: str) -> None:
         ("days_sinse(opened) > 1", "unknown-function"),
         ("matches(title, title)", "wrong-arguments"),
         ("matches(title, '(')", "invalid-regex"),
+        ("matches(title, r'a\\Cb')", "invalid-regex"),  # RE2's one byte: it can split a character
         ("count is None", "forbidden-syntax"),
         ("count == None", "forbidden-syntax"),
         ("title.upper() == 'X'", "forbidden-syntax"),
@@ -225,6 +226,12 @@ def test_patterns_without_repetition_find_what_re2_finds(pattern: str, texts: li
     compiled = sandbox.Pattern(pattern)
     for text in texts:
         assert compiled.search(text) == (reference.search(text) is not None), (pattern, text)
+
+
+def test_a_pattern_may_not_match_single_bytes_but_may_match_a_backslash_and_c() -> None:
+    with pytest.raises(sandbox.PatternError, match=r"\\C \(any one byte\) is not allowed"):
+        sandbox.Pattern(r"x\Cy")
+    assert sandbox.Pattern(r"x\\Cy").search("x\\Cy")
 
 
 def test_text_building_is_bounded() -> None:
