@@ -474,13 +474,16 @@ def lint_classification(policy: ClassificationPolicy, timeout_ms: int = QUERY_MI
             finding("not-analysed", "info", f"rule '{rule.id}' was not analysed: the solver gave no answer in time", rule)
     # shadowing under first / priority
     if policy.hit in ("first", "priority"):
-        for position, rule in enumerate(order):
-            if rule.id in dead or position == 0:
-                continue
-            earlier = order[:position]
-            answer, _ = ask(translation.true[rule.when.node_id], *[z3.Not(translation.true[r.when.node_id]) for r in earlier])
-            if answer != "unsat":
-                continue
+        shadowed: list[tuple[Rule, tuple[Rule, ...]]] = []
+        base.push()  # every earlier rule not firing, asserted once as the rules are passed
+        try:
+            for position, rule in enumerate(order):
+                if rule.id not in dead and position > 0 and ask(translation.true[rule.when.node_id])[0] == "unsat":
+                    shadowed.append((rule, order[:position]))
+                base.add(z3.Not(translation.true[rule.when.node_id]))
+        finally:
+            base.pop()
+        for rule, earlier in shadowed:
             winners = [r for r in earlier if ask(translation.true[rule.when.node_id], translation.true[r.when.node_id])[0] == "sat"]
             _, example = search([translation.true[rule.when.node_id]],
                                 lambda item, rule=rule: _fires_first_elsewhere(classifier, rule, item))
