@@ -497,10 +497,15 @@ def lint_classification(policy: ClassificationPolicy, timeout_ms: int = QUERY_MI
     # overlaps under unique
     if policy.hit == "unique":
         undecided: dict[str, list[Rule]] = {}  # a rule -> the earlier rules it may overlap, not analysed
-        for index, first in enumerate(policy.rules):
-            for second in policy.rules[index + 1:]:
-                if first.id in dead or second.id in dead:
-                    continue
+        for index, second in enumerate(policy.rules):
+            earlier = [rule for rule in policy.rules[:index] if rule.id not in dead]
+            if second.id in dead or not earlier:
+                continue
+            # one question first: in a policy of exclusive rules, most rules overlap none before them
+            if ask(translation.true[second.when.node_id],
+                   z3.Or([translation.true[rule.when.node_id] for rule in earlier]))[0] == "unsat":
+                continue
+            for first in earlier:
                 unmodelled = translation.unanalysed_in(first) + translation.unanalysed_in(second)
                 # where a part is left free, the solver's items seldom match as the engine does:
                 # fewer tries keep a policy of many such rules quick to lint
@@ -520,10 +525,10 @@ def lint_classification(policy: ClassificationPolicy, timeout_ms: int = QUERY_MI
                 else:
                     undecided.setdefault(second.id, []).append(first)
         for rule in policy.rules:  # one note a rule, however many rules it may overlap
-            earlier = undecided.get(rule.id)
-            if earlier:
-                parts = dict.fromkeys(part for other in (*earlier, rule) for part in translation.unanalysed_in(other))
-                names = [other.id for other in earlier]
+            overlapped = undecided.get(rule.id)
+            if overlapped:
+                parts = dict.fromkeys(part for other in (*overlapped, rule) for part in translation.unanalysed_in(other))
+                names = [other.id for other in overlapped]
                 # the first few in the message; every one in `related`
                 shown = listed(names) if len(names) <= 10 else \
                     ", ".join(f"'{name}'" for name in names[:10]) + f" and {len(names) - 10} more"
