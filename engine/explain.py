@@ -17,6 +17,7 @@ from typing import Any
 
 from .evaluate import ConditionTrace, Decision, FieldValue, RuleTrace, Trace
 from .evaluate import _word as result_word
+from .expressions import reads_as_of
 from .inputs import CheckedItem
 from .jsonio import encode, encode_record
 
@@ -316,6 +317,7 @@ class _Writer:
         self.trace = decision.trace
         self.markdown = markdown
         self.lines: list[str] = []
+        self.as_of = decision.policy.as_of  # what days_since() counted to, named beside its conditions
 
     def render(self) -> str:
         decision, trace = self.decision, self.trace
@@ -395,9 +397,17 @@ class _Writer:
             self.line(f"{self.indent(depth)}{self.bullet_mark(depth)}{label} always {'true' if condition.value else 'false'}")
             return
         text = f"{self.indent(depth)}{self.bullet_mark(depth)}{label} {self.expr(condition.text or '')}"
-        if node.inputs and node.result != "skipped":
-            text += "   (" + "; ".join(show_value(field) for field in node.inputs) + ")"
+        shown = self.shown(node.inputs, condition)
+        if shown and node.result != "skipped":
+            text += "   (" + "; ".join(shown) + ")"
         self.line(text)
+
+    def shown(self, fields: tuple[FieldValue, ...], condition: Any) -> list[str]:
+        """The values a condition read, and the as-of date where it calls days_since()."""
+        shown = [show_value(field) for field in fields]
+        if self.as_of is not None and condition.expr is not None and reads_as_of(condition.expr):
+            shown.append(f"as of {self.as_of.isoformat()}")
+        return shown
 
     def heading(self, text: str) -> None:
         self.line(f"## {text}" if self.markdown else text)

@@ -85,6 +85,7 @@ class _GateWriter(_Writer):
         self.result = result
         self.markdown = markdown
         self.lines: list[str] = []
+        self.as_of = result.policy.as_of
 
     def render(self) -> str:
         result = self.result
@@ -254,7 +255,7 @@ class _GateWriter(_Writer):
         elif isinstance(criterion, ConditionCheck):
             root = criterion.trace
             if root.condition.kind == "expr":
-                self.line(f"{head}: {self.expr(criterion.text)}{self.values(criterion.inputs)}")
+                self.line(f"{head}: {self.expr(criterion.text)}{self.values(criterion.inputs, condition=root.condition)}")
             else:
                 self.line(f"{head}:")
                 self.condition(root, depth + 2)
@@ -292,10 +293,11 @@ class _GateWriter(_Writer):
         """A condition by its id, or by its text when it has none."""
         return self.expr(check.text) if check.name == check.text else self.name(check.name)
 
-    def values(self, fields: tuple[FieldValue, ...], inline: bool = False) -> str:
-        if not fields:
+    def values(self, fields: tuple[FieldValue, ...], inline: bool = False, condition: Any = None) -> str:
+        shown = self.shown(fields, condition) if condition is not None else [show_value(field) for field in fields]
+        if not shown:
             return ""
-        return (" (" if inline else "   (") + "; ".join(show_value(field) for field in fields) + ")"
+        return (" (" if inline else "   (") + "; ".join(shown) + ")"
 
     def names(self, names: tuple[str, ...] | list[str]) -> str:
         """Field and member names for a sentence: plain in text, as code in markdown."""
