@@ -119,7 +119,7 @@ class _GateWriter(_Writer):
             verdict = "is false" if applies.result == "false" else "cannot be decided"
             self.line(f"{self.name(result.policy.name)} applies only to items for which "
                       f"{self.expr(applies.condition.as_expression())} holds; for this item it {verdict}"
-                      f"{self.values(trace_inputs(applies), inline=True)}, so no gate is checked.")
+                      f"{self.values(trace_inputs(applies), inline=True, condition=applies.condition)}, so no gate is checked.")
             self.line("")
             return
         if result.result == PASS:
@@ -160,7 +160,7 @@ class _GateWriter(_Writer):
             elif isinstance(criterion, ConditionCheck):
                 text = f": {self.expr(criterion.text)}" if criterion.name != criterion.text else ""
                 holds.append(f"Condition {self.condition_name(criterion)} is not met{text}"
-                             f"{self.values(criterion.inputs, inline=True)}.")
+                             f"{self.values(criterion.inputs, inline=True, condition=criterion.trace.condition)}.")
                 unblocks.append(f"Meet {self.condition_name(criterion)}{text}.")
             elif isinstance(criterion, EvidenceCheck) and criterion.name == (missing or empty)[0]:
                 # all evidence in one sentence each, where the first of it stands
@@ -224,7 +224,7 @@ class _GateWriter(_Writer):
         if result.applies_to is not None and result.result != NOT_APPLICABLE:
             applies = result.applies_to
             lines.append(f"The gates apply: {self.expr(applies.condition.as_expression())} holds"
-                         f"{self.values(trace_inputs(applies), inline=True)}.")
+                         f"{self.values(trace_inputs(applies), inline=True, condition=applies.condition)}.")
         for line in lines:
             self.line(line)
             if self.markdown:
