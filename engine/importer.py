@@ -351,22 +351,24 @@ class _Truth(ast.NodeTransformer):
         node.operand = self.of(node.operand)
         return node
 
-    def of(self, node: ast.AST, *, negated: bool = False) -> ast.AST:
+    def of(self, node: ast.AST, *, negated: bool = False, hint: str | None = None) -> ast.AST:
         """`node` as true or false (or its negation), where it names an input whose samples are
-        numbers, texts or lists; anything else as it is."""
-        if isinstance(node, ast.IfExp):  # each branch (`count if has(count) else 0`, from a get())
-            body, orelse = self.of(node.body, negated=negated), self.of(node.orelse, negated=negated)
+        numbers, texts or lists (or, in a branch of a conditional, that no sample holds and the
+        other branch's constant is); anything else as it is."""
+        if isinstance(node, ast.IfExp):  # `count if has(count) else 0`, from a get(): each branch
+            hint = _constant_kind(node.orelse) or _constant_kind(node.body)  # the value for missing
+            body, orelse = (self.of(branch, negated=negated, hint=hint) for branch in (node.body, node.orelse))
             if body is node.body and orelse is node.orelse:
                 return node
             if negated:  # a branch left as it is is still to be negated
                 body = ast.UnaryOp(ast.Not(), body) if body is node.body else body
                 orelse = ast.UnaryOp(ast.Not(), orelse) if orelse is node.orelse else orelse
             return ast.IfExp(node.test, body, orelse)
-        if isinstance(node, ast.Constant) and type(node.value) in (int, float, str):
+        if isinstance(node, ast.Constant) and hint in _ZEROS and type(node.value) in (int, float, str):
             self.changed = True
             return ast.Constant(bool(node.value) != negated)
         name = dotted_name(node) if isinstance(node, (ast.Name, ast.Attribute)) else None
-        kind = self.kinds.kind(name) if name else None
+        kind = (self.kinds.kind(name) or hint) if name else None
         if kind not in _ZEROS:
             return node
         self.changed = True
@@ -402,7 +404,8 @@ def _names(tree: ast.AST) -> Iterable[tuple[str, set[str]]]:
         elif isinstance(node, ast.IfExp):  # either branch may be the value: both are of its type
             for branch, other in ((node.body, node.orelse), (node.orelse, node.body)):
                 kinds = usage.setdefault(id(branch), set())
-                kinds.update(usage.get(id(node), ()))
+                # but a conditional read for its truth (`x.get('n', 0)` as a condition) may be of any type
+                kinds.update(usage.get(id(node), set()) - {"boolean"})
                 if (kind := _constant_kind(other)) is not None:
                     kinds.add(kind)
     skip: set[int] = set()

@@ -335,6 +335,20 @@ rules:
     assert [d.rule for d in policy.decide_many(items)] == [None, "a", "b", "c", None]
 
 
+def test_a_field_no_sample_holds_is_typed_by_the_value_get_gives_where_it_is_missing() -> None:
+    text = """\
+default: none
+rules:
+  - {id: a, outcome: x, when: "not meta.get('weight', 2) > 1"}
+  - {id: b, outcome: x, when: "meta.get('weight', 0)"}
+"""
+    policy = engine.loads(translate(text, "rules.yaml", [{"meta": {"size": 1}}]).text)
+    assert [(spec.name, spec.type) for spec in policy.classification.inputs] == [("meta.weight", "number")]
+    assert policy.classification.rules[1].when.text == "has(meta.weight) and meta.weight != 0 if has(meta.weight) else False"
+    items = [{"meta": {}}, {"meta": {"weight": 1}}, {"meta": {"weight": 5}}, {"meta": {"weight": 0}}]
+    assert [d.rule for d in policy.decide_many(items)] == [None, "a", "b", "a"]
+
+
 # -- any rule list of Python-like comparisons decides as Python reads it ---------------------------
 
 FIELDS = {"count": st.integers(0, 12), "cost": st.floats(0, 1000, allow_nan=False), "name": st.sampled_from(["vpn", "VPN", "mail", ""]),
