@@ -236,6 +236,7 @@ def classify(items: str | None, policy_paths: tuple[str, ...], name: str | None,
       rulebook classify examples/items.csv --format csv > decisions.csv
       cat items.jsonl | rulebook classify - --policy policies/ --explain
       rulebook classify big.jsonl --jobs 2 > decisions.jsonl
+      rulebook classify tickets.jsonl --as-of 2026-12-02   # the date days_since() counts to
       rulebook classify --annotate examples/initiatives.jsonl | rulebook gate -
 
     Exit status: 0 every item decided; 1 the policy is invalid; 2 usage error;
