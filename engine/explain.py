@@ -402,10 +402,11 @@ class _Writer:
             text += "   (" + "; ".join(shown) + ")"
         self.line(text)
 
-    def shown(self, fields: tuple[FieldValue, ...], condition: Any) -> list[str]:
+    def shown(self, fields: tuple[FieldValue, ...], condition: Any = None) -> list[str]:
         """The values a condition read, and the as-of date where it calls days_since()."""
         shown = [show_value(field) for field in fields]
-        if self.as_of is not None and any(node.expr is not None and reads_as_of(node.expr) for node in condition.walk()):
+        if self.as_of is not None and condition is not None and \
+                any(node.expr is not None and reads_as_of(node.expr) for node in condition.walk()):
             shown.append(f"as of {self.as_of.isoformat()}")
         return shown
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from .errors import listed
 from .evaluate import ConditionTrace, FieldValue
-from .explain import _condition_record, _field_record, _json_default, _show, _Writer, show_value
+from .explain import _condition_record, _field_record, _json_default, _show, _Writer
 from .gates import (
     FAIL,
     NOT_APPLICABLE,
@@ -294,7 +294,7 @@ class _GateWriter(_Writer):
         return self.expr(check.text) if check.name == check.text else self.name(check.name)
 
     def values(self, fields: tuple[FieldValue, ...], inline: bool = False, condition: Any = None) -> str:
-        shown = self.shown(fields, condition) if condition is not None else [show_value(field) for field in fields]
+        shown = self.shown(fields, condition)
         if not shown:
             return ""
         return (" (" if inline else "   (") + "; ".join(shown) + ")"
