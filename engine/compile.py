@@ -362,8 +362,9 @@ class FastForms:
 
 
 def optional_reads(policy: ClassificationPolicy) -> tuple[int, ...]:
-    """The numbers of the inputs a rule reads that an item may lack (optional, no default)."""
-    read = {name for rule in policy.rules for name in rule.when.reads}
+    """The numbers of the inputs a rule reads, outside a has() of them (see exposed_reads), that
+    an item may lack (optional, no default)."""
+    read = {name for rule in policy.rules for name in exposed_reads(rule.when)}
     return tuple(number for number, spec in enumerate(policy.inputs)
                  if spec.name in read and not spec.required and not spec.has_default)
 
@@ -643,7 +644,7 @@ class _Generator:
         self.has_locals: dict[str, str] = {}
         self.parents: dict[tuple[str, ...], str] = {}  # a nested input's parent mapping -> its local
         self.views: dict[str, str] = {}  # a parent's local -> the local of it as a mapping (see nested_read)
-        self.read = {name for rule in policy.rules for name in rule.when.reads}
+        self.read = {name for rule in policy.rules for name in exposed_reads(rule.when)}
         self.tested = {
             name
             for rule in policy.rules
@@ -1063,7 +1064,8 @@ class _Generator:
         """Code that is true exactly when the rule fires (see `condition`); a rule evaluated
         by the interpreter where an input it reads is absent tests that first."""
         code = self.condition(rule.when, False)
-        optional = [spec.name for spec in self.policy.inputs if spec.name in rule.when.reads and spec.name in self.absent]
+        exposed = exposed_reads(rule.when)
+        optional = [spec.name for spec in self.policy.inputs if spec.name in exposed and spec.name in self.absent]
         if rule.index not in self.interpreted or not optional:
             return code
         test = " or ".join(" is ".join(self.absent[name]) for name in optional)
@@ -1378,6 +1380,72 @@ def _inputs_read(checked: Checked, node: ast.AST) -> set[str]:
         else:
             pending.extend(ast.iter_child_nodes(part))
     return found
+
+
+def exposed_reads(condition: Condition) -> set[str]:
+    """The inputs a condition reads where no has() of them has said the item carries them:
+    `x if has(x) else 0`, `has(x) and x > 1`, `not has(x) or x > 1` and `all: [has(x), x > 1]`
+    read x only where it is present, so wherever an item lacks x they decide (and fail) as the
+    careful path does without a test for its absence."""
+    found: set[str] = set()
+    _exposed_in_condition(condition, frozenset(), found)
+    return found
+
+
+def _exposed_in_condition(condition: Condition, present: frozenset[str], found: set[str]) -> None:
+    if condition.kind == "expr":
+        _exposed_in(condition.expr, condition.expr.tree, present, found)
+        return
+    # an `all` goes on past a child only where it is true or unknown, an `any` only where it is
+    # false or unknown (see _present_where)
+    for child in condition.children:
+        _exposed_in_condition(child, present, found)
+        if condition.kind in ("all", "any"):
+            present = present | _present_where(child, condition.kind == "all")
+
+
+def _present_where(condition: Condition, value: bool) -> frozenset[str]:
+    """The inputs present wherever `condition` has this value or is unknown, as its has() tests
+    tell (has() is never unknown: an `all` that is true or unknown has no false part)."""
+    if condition.kind == "expr":
+        return _present_where_expr(condition.expr, condition.expr.tree, value)
+    if condition.kind == "not":
+        return _present_where(condition.children[0], not value)
+    if condition.kind == ("all" if value else "any"):
+        return frozenset().union(*(_present_where(child, value) for child in condition.children))
+    return frozenset()
+
+
+def _present_where_expr(checked: Checked, node: ast.AST, value: bool) -> frozenset[str]:
+    if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "has":
+        return frozenset([checked.refs[id(node.args[0])].input]) if value else frozenset()
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        return _present_where_expr(checked, node.operand, not value)
+    if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And if value else ast.Or):
+        return frozenset().union(*(_present_where_expr(checked, part, value) for part in node.values))
+    return frozenset()
+
+
+def _exposed_in(checked: Checked, node: ast.AST, present: frozenset[str], found: set[str]) -> None:
+    ref = checked.refs.get(id(node))
+    if ref is not None:
+        if ref.input not in present:
+            found.add(ref.input)
+        return
+    if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "has":
+        return  # has() reads no value
+    if isinstance(node, ast.IfExp):
+        _exposed_in(checked, node.test, present, found)
+        _exposed_in(checked, node.body, present | _present_where_expr(checked, node.test, True), found)
+        _exposed_in(checked, node.orelse, present | _present_where_expr(checked, node.test, False), found)
+        return
+    if isinstance(node, ast.BoolOp):  # a part is evaluated only past the decisive value of those before
+        for part in node.values:
+            _exposed_in(checked, part, present, found)
+            present = present | _present_where_expr(checked, part, isinstance(node.op, ast.And))
+        return
+    for child in ast.iter_child_nodes(node):
+        _exposed_in(checked, child, present, found)
 
 
 # calls that are unknown where an argument is (has() never is)

@@ -16,7 +16,7 @@ from engine.errors import PolicyError
 from engine.stream import run
 
 from .conftest import POLICIES
-from .test_compile import conditions as random_conditions
+from .test_compile import condition_trees as random_conditions
 from .test_compile import items as random_items
 from .test_compile import policy_with
 
@@ -316,7 +316,7 @@ def test_lines_without_an_optional_input_are_decided_as_the_general_path_decides
        nulls=st.lists(st.sampled_from(["count", "funded", "title", "tags", "opened", "meta", "level", "cost"]), max_size=2),
        trace=st.booleans())
 def test_random_policies_write_the_same_lines_on_the_lane_as_on_the_general_path(
-        conditions: list[str], hit: str, samples: list[dict[str, Any]], nulls: list[str], trace: bool) -> None:
+        conditions: list[Any], hit: str, samples: list[dict[str, Any]], nulls: list[str], trace: bool) -> None:
     try:
         shaped = policy_with(conditions, hit)
     except PolicyError:
