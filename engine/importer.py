@@ -330,11 +330,31 @@ class _Truth(ast.NodeTransformer):
     `note == ''`, `len(tags) != 0`; where some sample lacks the field, missing is false, as
     Python's None: `has(count) and count != 0`, `not has(note) or note == ''`; a constant as
     its truth, and each branch of `a if c else b` so. (Rulebook's conditions are true or
-    false, never a number.)"""
+    false, never a number.) Such a field compared with a constant is compared as Python
+    compares None: `owner != 'ops'` as `not has(owner) or owner != 'ops'`, `owner == 'ops'` as
+    `has(owner) and owner == 'ops'` (and `in`, `not in` alike), where Rulebook's comparison of
+    a missing field is unknown, which a `not` would keep from being true."""
 
     def __init__(self, kinds: _SampleKinds):
         self.kinds = kinds
         self.changed = False
+
+    def visit_Compare(self, node: ast.Compare) -> ast.AST:
+        self.generic_visit(node)
+        if len(node.ops) != 1:
+            return node
+        op, left, right = node.ops[0], node.left, node.comparators[0]
+        if isinstance(op, (ast.Eq, ast.NotEq)) and dotted_name(right) and _constant_kind(left) is not None:
+            left, right = right, left
+        name = dotted_name(left)
+        if not (isinstance(op, (ast.Eq, ast.NotEq, ast.In, ast.NotIn)) and name and _constant_kind(right) is not None
+                and self.kinds.sometimes_missing(name)):
+            return node
+        self.changed = True
+        has = ast.Call(ast.Name("has", ast.Load()), [copy.deepcopy(left)], [])
+        if isinstance(op, (ast.Eq, ast.In)):
+            return ast.BoolOp(ast.And(), [has, node])
+        return ast.BoolOp(ast.Or(), [ast.UnaryOp(ast.Not(), has), node])
 
     def visit_BoolOp(self, node: ast.BoolOp) -> ast.AST:
         self.generic_visit(node)

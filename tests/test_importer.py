@@ -353,7 +353,8 @@ rules:
 
 FIELDS = {"count": st.integers(0, 12), "cost": st.floats(0, 1000, allow_nan=False), "name": st.sampled_from(["vpn", "VPN", "mail", ""]),
           "funded": st.booleans(), "tags": st.lists(st.sampled_from(["vip", "legacy"]), max_size=2),
-          "meta": st.fixed_dictionaries({"size": st.integers(0, 9)})}
+          "meta": st.fixed_dictionaries({"size": st.integers(0, 9)}, optional={"owner": st.sampled_from(["ops", None])}),
+          "owner": st.sampled_from(["ops", "dev", None])}  # None: Python compares it, Rulebook's missing is unknown
 comparisons = st.one_of(
     st.builds("{} {} {}".format, st.sampled_from(["count", "cost", "count * 2", "cost - count", "len(name)", "meta['size']"]),
               st.sampled_from(["<", "<=", ">", ">=", "==", "!="]), st.sampled_from(["0", "3", "7.5", "count"])),
@@ -364,7 +365,9 @@ comparisons = st.one_of(
                      "all(n >= 1 for n in [count, cost, meta['size']])", "count", "not name", "tags", "not cost",
                      "meta['size']", "meta.get('size', 0) > 4", "not meta.get('weight', 2) > 1",
                      "meta.get('size') == 3", "meta.get('weight', 0)", "not meta.get('size', 1)",
-                     "meta.get('label', 'x') == 'x'"]),
+                     "meta.get('label', 'x') == 'x'", "owner == 'ops'", "owner != 'ops'", "'ops' != owner",
+                     "owner in ('ops', 'x')", "owner not in ['dev']", "meta.get('owner') != 'ops'",
+                     "meta.get('owner') in ['ops']", "owner is None", "owner is not None and owner != 'dev'"]),
 )
 python_conditions = st.recursive(comparisons, lambda inner: st.one_of(
     st.builds("({} and {})".format, inner, inner), st.builds("({} or {})".format, inner, inner),
@@ -377,10 +380,11 @@ python_conditions = st.recursive(comparisons, lambda inner: st.one_of(
 def test_a_translated_rule_list_decides_as_python_reads_it(conditions: list[str], samples: list[dict[str, Any]]) -> None:
     rules = "".join(f"  - id: r{number}\n    outcome: o{number % 2}\n    when: {json.dumps(condition)}\n"
                     for number, condition in enumerate(conditions, start=1))
-    every_field = {"count": 1, "cost": 1.5, "name": "x", "funded": True, "tags": ["vip"], "meta": {"size": 1}}  # the types
-    policy = engine.loads(translate("strategy: first_match\ndefault: none\nrules:\n" + rules, "rules.yaml",
-                                    [every_field]).text)
+    every_field = {"count": 1, "cost": 1.5, "name": "x", "funded": True, "tags": ["vip"], "meta": {"size": 1, "owner": "x"},
+                   "owner": "x"}  # the types
     items = [{"id": number, **sample} for number, sample in enumerate(samples)]
+    policy = engine.loads(translate("strategy: first_match\ndefault: none\nrules:\n" + rules, "rules.yaml",
+                                    [every_field, *items]).text)
     for item, verdict in zip(items, policy.decide_many(items)):
         fired = [number for number, condition in enumerate(conditions, start=1)
                  if eval(condition, {"__builtins__": {"len": len, "any": any, "all": all}, **item})]  # no other builtins
