@@ -339,8 +339,34 @@ class _Truth(ast.NodeTransformer):
         self.kinds = kinds
         self.changed = False
 
+    # the operands of a comparison, an arithmetic operation and a call are values
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        node.args = [self.value(argument) for argument in node.args]
+        return node
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        node.left, node.right = self.value(node.left), self.value(node.right)
+        return node
+
+    def value(self, node: ast.AST) -> ast.AST:
+        """`node` visited where a value is wanted: Python's `a or b` there (`(cost or 0) > 5`,
+        `len(tags or [])`) is a where it is true, else b, written as
+        `cost if has(cost) and cost != 0 else 0`; as it is where the truth of a part cannot be
+        written (see `of`)."""
+        if not (isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or)):
+            return self.visit(node)
+        copies = [copy.deepcopy(part) for part in node.values[:-1]]
+        tests = [self.of(part) for part in copies]
+        if any(test is part for test, part in zip(tests, copies)):  # a boolean, or a kind without a truth
+            return self.visit(node)
+        *firsts, chosen = [self.value(part) for part in node.values]
+        for test, part in reversed(list(zip(tests, firsts))):
+            chosen = ast.IfExp(test, part, chosen)
+        self.changed = True
+        return chosen
+
     def visit_Compare(self, node: ast.Compare) -> ast.AST:
-        self.generic_visit(node)
+        node.left, node.comparators = self.value(node.left), [self.value(operand) for operand in node.comparators]
         if len(node.ops) != 1:
             return node
         op, left, right = node.ops[0], node.left, node.comparators[0]

@@ -367,7 +367,9 @@ comparisons = st.one_of(
                      "meta.get('size') == 3", "meta.get('weight', 0)", "not meta.get('size', 1)",
                      "meta.get('label', 'x') == 'x'", "owner == 'ops'", "owner != 'ops'", "'ops' != owner",
                      "owner in ('ops', 'x')", "owner not in ['dev']", "meta.get('owner') != 'ops'",
-                     "meta.get('owner') in ['ops']", "owner is None", "owner is not None and owner != 'dev'"]),
+                     "meta.get('owner') in ['ops']", "owner is None", "owner is not None and owner != 'dev'",
+                     "(owner or 'none') == 'none'", "len(owner or '') > 2", "(meta.get('size') or 4) > 3",
+                     "(cost or count) > 2", "max(count or 1, 2) == 2", "len(tags or ['x', 'y']) == 2"]),
 )
 python_conditions = st.recursive(comparisons, lambda inner: st.one_of(
     st.builds("({} and {})".format, inner, inner), st.builds("({} or {})".format, inner, inner),
@@ -387,7 +389,7 @@ def test_a_translated_rule_list_decides_as_python_reads_it(conditions: list[str]
                                     [every_field, *items]).text)
     for item, verdict in zip(items, policy.decide_many(items)):
         fired = [number for number, condition in enumerate(conditions, start=1)
-                 if eval(condition, {"__builtins__": {"len": len, "any": any, "all": all}, **item})]  # no other builtins
+                 if eval(condition, {"__builtins__": {"len": len, "any": any, "all": all, "max": max}, **item})]  # no other builtins
         assert (verdict.outcome, verdict.rule) == ((f"o{fired[0] % 2}", f"r{fired[0]}") if fired else ("none", None)), item
 
 
