@@ -214,7 +214,8 @@ class _Rewrite(ast.NodeTransformer):
     `service['tier']` or `service.get('tier')`, as the nested input `service.tier` (declared
     with its own type, so it is checked and read as fast as any other; `item['cost']`, where
     `item` is a usual name for the whole item and the samples hold `cost` but no `item`, as
-    `cost`; `service.get('tier', 4)` as `service.tier if has(service.tier) else 4`), `any()`
+    `cost`; `service.get('tier', 4)` as `service.tier if has(service.tier) else 4`;
+    `item.get('service', {}).get('tier')` as `service.tier`), `any()`
     or `all()` over a list written out, `any(t in tags for t in ('a', 'b'))`, as `'a' in tags
     or 'b' in tags`, and `true`, `false` and `null` as Python's constants where no sample
     holds a field of that name."""
@@ -224,6 +225,7 @@ class _Rewrite(ast.NodeTransformer):
         self.changed = False
 
     def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+        node.value = _through(node.value)
         self.generic_visit(node)
         key, value = node.slice, node.value
         if not (isinstance(key, ast.Constant) and isinstance(key.value, str) and key.value.isidentifier()
@@ -244,6 +246,8 @@ class _Rewrite(ast.NodeTransformer):
         return node if dotted_name(node) else self.generic_visit(node)
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "get":
+            node.func.value = _through(node.func.value)
         self.generic_visit(node)
         expanded = _expanded(node)
         if expanded is not None:  # its parts, with the names bound, may hold idioms of their own
@@ -292,6 +296,16 @@ class _Rewrite(ast.NodeTransformer):
     def _changed(self, node: ast.AST) -> ast.AST:
         self.changed = True
         return node
+
+
+def _through(receiver: ast.AST) -> ast.AST:
+    """`x.get('k', {})` read further (`x.get('k', {}).get('c')`, `...['c']`) as `x['k']`: where
+    x lacks k, Python reads a field of the empty mapping as missing, as Rulebook reads `x.k.c`."""
+    if (isinstance(receiver, ast.Call) and isinstance(receiver.func, ast.Attribute) and receiver.func.attr == "get"
+            and len(receiver.args) == 2 and not receiver.keywords and isinstance(receiver.args[1], ast.Dict)
+            and not receiver.args[1].keys):
+        return ast.Subscript(receiver.func.value, receiver.args[0], ast.Load())
+    return receiver
 
 
 def _expanded(call: ast.Call) -> ast.AST | None:

@@ -353,7 +353,8 @@ rules:
 
 FIELDS = {"count": st.integers(0, 12), "cost": st.floats(0, 1000, allow_nan=False), "name": st.sampled_from(["vpn", "VPN", "mail", ""]),
           "funded": st.booleans(), "tags": st.lists(st.sampled_from(["vip", "legacy"]), max_size=2),
-          "meta": st.fixed_dictionaries({"size": st.integers(0, 9)}, optional={"owner": st.sampled_from(["ops", None])}),
+          "meta": st.fixed_dictionaries({"size": st.integers(0, 9)}, optional={
+              "owner": st.sampled_from(["ops", None]), "inner": st.fixed_dictionaries({}, optional={"size": st.integers(0, 5)})}),
           "owner": st.sampled_from(["ops", "dev", None])}  # None: Python compares it, Rulebook's missing is unknown
 comparisons = st.one_of(
     st.builds("{} {} {}".format, st.sampled_from(["count", "cost", "count * 2", "cost - count", "len(name)", "meta['size']"]),
@@ -369,7 +370,9 @@ comparisons = st.one_of(
                      "owner in ('ops', 'x')", "owner not in ['dev']", "meta.get('owner') != 'ops'",
                      "meta.get('owner') in ['ops']", "owner is None", "owner is not None and owner != 'dev'",
                      "(owner or 'none') == 'none'", "len(owner or '') > 2", "(meta.get('size') or 4) > 3",
-                     "(cost or count) > 2", "max(count or 1, 2) == 2", "len(tags or ['x', 'y']) == 2"]),
+                     "(cost or count) > 2", "max(count or 1, 2) == 2", "len(tags or ['x', 'y']) == 2",
+                     "meta.get('inner', {}).get('size', 0) > 2", "meta.get('inner', {}).get('size') != 3",
+                     "(meta.get('inner', {}).get('size') or 1) > 2"]),
 )
 python_conditions = st.recursive(comparisons, lambda inner: st.one_of(
     st.builds("({} and {})".format, inner, inner), st.builds("({} or {})".format, inner, inner),
@@ -382,7 +385,7 @@ python_conditions = st.recursive(comparisons, lambda inner: st.one_of(
 def test_a_translated_rule_list_decides_as_python_reads_it(conditions: list[str], samples: list[dict[str, Any]]) -> None:
     rules = "".join(f"  - id: r{number}\n    outcome: o{number % 2}\n    when: {json.dumps(condition)}\n"
                     for number, condition in enumerate(conditions, start=1))
-    every_field = {"count": 1, "cost": 1.5, "name": "x", "funded": True, "tags": ["vip"], "meta": {"size": 1, "owner": "x"},
+    every_field = {"count": 1, "cost": 1.5, "name": "x", "funded": True, "tags": ["vip"], "meta": {"size": 1, "owner": "x", "inner": {"size": 1}},
                    "owner": "x"}  # the types
     items = [{"id": number, **sample} for number, sample in enumerate(samples)]
     policy = engine.loads(translate("strategy: first_match\ndefault: none\nrules:\n" + rules, "rules.yaml",
