@@ -334,6 +334,8 @@ class _Bound(ast.NodeTransformer):
         return copy.deepcopy(self.value) if node.id == self.name else node
 
 
+# Python's conversions, and the kinds of value each gives back as it is (float(2) == 2)
+_SAME_VALUE = {"int": {"integer"}, "float": {"integer", "number"}, "str": {"string"}}
 # what is false in Python, for each kind of input (a list by its length)
 _ZEROS: dict[str, Any] = {"integer": 0, "number": 0, "string": "", "array": 0}
 
@@ -356,6 +358,15 @@ class _Truth(ast.NodeTransformer):
     # the operands of a comparison, an arithmetic operation and a call are values
     def visit_Call(self, node: ast.Call) -> ast.AST:
         node.args = [self.value(argument) for argument in node.args]
+        name = node.func.id if isinstance(node.func, ast.Name) else None
+        if name in _SAME_VALUE and len(node.args) == 1 and not node.keywords:
+            field = dotted_name(node.args[0])
+            if field is not None and self.kinds.of(field)[0] and self.kinds.of(field)[0] <= _SAME_VALUE[name]:
+                self.changed = True  # int(count) of whole numbers is count
+                if name == "str" and self.kinds.sometimes_missing(field):  # str(None) is 'None'
+                    present = ast.Call(ast.Name("has", ast.Load()), [copy.deepcopy(node.args[0])], [])
+                    return ast.IfExp(present, node.args[0], ast.Constant("None"))
+                return node.args[0]
         return node
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:

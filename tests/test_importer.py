@@ -372,8 +372,11 @@ comparisons = st.one_of(
                      "(owner or 'none') == 'none'", "len(owner or '') > 2", "(meta.get('size') or 4) > 3",
                      "(cost or count) > 2", "max(count or 1, 2) == 2", "len(tags or ['x', 'y']) == 2",
                      "meta.get('inner', {}).get('size', 0) > 2", "meta.get('inner', {}).get('size') != 3",
-                     "(meta.get('inner', {}).get('size') or 1) > 2"]),
+                     "(meta.get('inner', {}).get('size') or 1) > 2", "int(count) > 3", "float(count) / 2 > 1.5",
+                     "float(cost) >= 7.5", "str(name) == 'vpn'", "owner is not None and str(owner) == 'ops'", "str(owner) != 'None'"]),
 )
+# the only builtins the rule lists call
+PYTHON_BUILTINS = {"len": len, "any": any, "all": all, "max": max, "int": int, "float": float, "str": str}
 python_conditions = st.recursive(comparisons, lambda inner: st.one_of(
     st.builds("({} and {})".format, inner, inner), st.builds("({} or {})".format, inner, inner),
     st.builds("(not {})".format, inner)), max_leaves=4)
@@ -385,14 +388,14 @@ python_conditions = st.recursive(comparisons, lambda inner: st.one_of(
 def test_a_translated_rule_list_decides_as_python_reads_it(conditions: list[str], samples: list[dict[str, Any]]) -> None:
     rules = "".join(f"  - id: r{number}\n    outcome: o{number % 2}\n    when: {json.dumps(condition)}\n"
                     for number, condition in enumerate(conditions, start=1))
-    every_field = {"count": 1, "cost": 1.5, "name": "x", "funded": True, "tags": ["vip"], "meta": {"size": 1, "owner": "x", "inner": {"size": 1}},
-                   "owner": "x"}  # the types
+    every_field = {"count": 1, "cost": 1.5, "name": "x", "funded": True, "tags": ["vip"],
+                   "meta": {"size": 1, "owner": "x", "inner": {"size": 1}}, "owner": "x"}  # the types
     items = [{"id": number, **sample} for number, sample in enumerate(samples)]
     policy = engine.loads(translate("strategy: first_match\ndefault: none\nrules:\n" + rules, "rules.yaml",
                                     [every_field, *items]).text)
     for item, verdict in zip(items, policy.decide_many(items)):
         fired = [number for number, condition in enumerate(conditions, start=1)
-                 if eval(condition, {"__builtins__": {"len": len, "any": any, "all": all, "max": max}, **item})]  # no other builtins
+                 if eval(condition, {"__builtins__": PYTHON_BUILTINS, **item})]
         assert (verdict.outcome, verdict.rule) == ((f"o{fired[0] % 2}", f"r{fired[0]}") if fired else ("none", None)), item
 
 
