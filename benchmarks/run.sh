@@ -2,11 +2,12 @@
 # Reproduces the speed figures of README.md, "Speed": the shared benchmark with Rulebook as a
 # contestant (in process and end to end), then start-up, memory and --jobs, then a second
 # shape of policy and items (nested fields, optional inputs, lists, dates: ops_shape.py) and a
-# third (real ServiceNow events from ../shared/data: events_shape.py).
+# third (real ServiceNow events from ../shared/data: events_shape.py) and a fourth (a rule list
+# written for Python, translated by `rulebook import`: import_shape.py).
 # A harness holding another policy (its policies/reference.yaml, its own items and hand-written
 # baseline) runs as well: Rulebook's policy is then translated from it with `rulebook import`.
 #
-#   benchmarks/run.sh                 # everything, about 12 minutes (the first run installs the peers)
+#   benchmarks/run.sh                 # everything, about 13 minutes (the first run installs the peers)
 #   benchmarks/run.sh --quick         # extra arguments go to the harness (run_bench.py --help)
 #
 # BENCH_SOURCE names the benchmark to copy (default: ../shared/bench beside the project);
@@ -69,3 +70,4 @@ cli="rulebook=.venv/bin/rulebook classify - --policy $policy --format jsonl --qu
   --policy "$policy" --items data/items_1m.jsonl | tee results/rulebook-resources.md
 .venv/bin/python "$here/ops_shape.py" --rulebook .venv/bin/rulebook | tee results/rulebook-ops-shape.md
 .venv/bin/python "$here/events_shape.py" --rulebook .venv/bin/rulebook | tee results/rulebook-events-shape.md
+.venv/bin/python "$here/import_shape.py" --rulebook .venv/bin/rulebook | tee results/rulebook-import-shape.md

@@ -13,7 +13,7 @@ import pytest
 from .conftest import ROOT
 
 
-@pytest.mark.parametrize("script", ["ops_shape.py", "events_shape.py"])
+@pytest.mark.parametrize("script", ["ops_shape.py", "events_shape.py", "import_shape.py"])
 def test_each_shape_agrees_with_its_hand_written_twin_and_reports(script: str) -> None:
     rulebook = f"{shlex.quote(sys.executable)} -m engine"  # this checkout's engine, installed or not
     result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), "--items", "3000", "--rounds", "1",
