@@ -210,7 +210,8 @@ def _reads(document: Document, rules: list[_Rule], fields: set[str], kinds: _Sam
 class _Rewrite(ast.NodeTransformer):
     """Python idioms a rule list may use, in Rulebook's words: `s.lower()` as `lower(s)` (and
     upper), `s.startswith('x')` and `s.endswith(('x', 'y'))` as `matches()` of an escaped
-    pattern, `x is None` as `not has(x)`, `x is not None` as `has(x)`, a field of a mapping,
+    pattern, `x is None` as `not has(x)`, `x is not None` as `has(x)`, `x is True` as
+    `x == True`, a field of a mapping,
     `service['tier']` or `service.get('tier')`, as the nested input `service.tier` (declared
     with its own type, so it is checked and read as fast as any other; `item['cost']`, where
     `item` is a usual name for the whole item and the samples hold `cost` but no `item`, as
@@ -282,6 +283,12 @@ class _Rewrite(ast.NodeTransformer):
         if len(node.ops) != 1:
             return node
         left, right = node.left, node.comparators[0]
+        if (isinstance(node.ops[0], (ast.Is, ast.IsNot))
+                and any(isinstance(side, ast.Constant) and isinstance(side.value, bool) for side in (left, right))):
+            # `flag is True` is `flag == True` where flag is true or false (the check refuses
+            # it where flag is typed otherwise), and false where flag is None, as below
+            operator = ast.Eq() if isinstance(node.ops[0], ast.Is) else ast.NotEq()
+            return self._changed(ast.Compare(left, [operator], [right]))
         if isinstance(left, ast.Constant) and left.value is None:  # None == x, as x == None
             left, right = right, left
         if not (isinstance(right, ast.Constant) and right.value is None and dotted_name(left)):

@@ -354,7 +354,8 @@ rules:
 FIELDS = {"count": st.integers(0, 12), "cost": st.floats(0, 1000, allow_nan=False), "name": st.sampled_from(["vpn", "VPN", "mail", ""]),
           "funded": st.booleans(), "tags": st.lists(st.sampled_from(["vip", "legacy"]), max_size=2),
           "meta": st.fixed_dictionaries({"size": st.integers(0, 9)}, optional={
-              "owner": st.sampled_from(["ops", None]), "inner": st.fixed_dictionaries({}, optional={"size": st.integers(0, 5)})}),
+              "owner": st.sampled_from(["ops", None]), "inner": st.fixed_dictionaries({}, optional={"size": st.integers(0, 5)}),
+              "flag": st.booleans()}),
           "owner": st.sampled_from(["ops", "dev", None])}  # None: Python compares it, Rulebook's missing is unknown
 comparisons = st.one_of(
     st.builds("{} {} {}".format, st.sampled_from(["count", "cost", "count * 2", "cost - count", "len(name)", "meta['size']"]),
@@ -373,7 +374,8 @@ comparisons = st.one_of(
                      "(cost or count) > 2", "max(count or 1, 2) == 2", "len(tags or ['x', 'y']) == 2",
                      "meta.get('inner', {}).get('size', 0) > 2", "meta.get('inner', {}).get('size') != 3",
                      "(meta.get('inner', {}).get('size') or 1) > 2", "int(count) > 3", "float(count) / 2 > 1.5",
-                     "float(cost) >= 7.5", "str(name) == 'vpn'", "owner is not None and str(owner) == 'ops'", "str(owner) != 'None'"]),
+                     "float(cost) >= 7.5", "str(name) == 'vpn'", "owner is not None and str(owner) == 'ops'", "str(owner) != 'None'",
+                     "funded is True", "funded is not False and count > 2", "meta.get('flag') is not True"]),
 )
 # the only builtins the rule lists call
 PYTHON_BUILTINS = {"len": len, "any": any, "all": all, "max": max, "int": int, "float": float, "str": str}
@@ -389,7 +391,7 @@ def test_a_translated_rule_list_decides_as_python_reads_it(conditions: list[str]
     rules = "".join(f"  - id: r{number}\n    outcome: o{number % 2}\n    when: {json.dumps(condition)}\n"
                     for number, condition in enumerate(conditions, start=1))
     every_field = {"count": 1, "cost": 1.5, "name": "x", "funded": True, "tags": ["vip"],
-                   "meta": {"size": 1, "owner": "x", "inner": {"size": 1}}, "owner": "x"}  # the types
+                   "meta": {"size": 1, "owner": "x", "inner": {"size": 1}, "flag": True}, "owner": "x"}  # the types
     items = [{"id": number, **sample} for number, sample in enumerate(samples)]
     policy = engine.loads(translate("strategy: first_match\ndefault: none\nrules:\n" + rules, "rules.yaml",
                                     [every_field, *items]).text)
