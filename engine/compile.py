@@ -724,10 +724,21 @@ class _Generator:
         return "\n\n".join((fast, traced, replay, single, batch)) + "\n"
 
     def recorded_names(self) -> list[str]:
-        """The locals a traced decision records: every input's checked value, then each has()."""
+        """The locals a traced decision records: every input's checked value, then each has()
+        that the value does not tell (see derived_presence)."""
         return [f"v{number}" for number in range(len(self.policy.inputs))] + [
-            self.has_locals[name] for name in sorted(self.tested)
+            self.has_locals[name] for name in sorted(self.tested) if self.derived_presence(name) is None
         ]
+
+    def derived_presence(self, name: str) -> str | None:
+        """has() of an input without a default, from its recorded value: every form reads it as
+        None (a flat one) or ABSENT (a nested one) where the item lacks it, and declines an
+        item holding null for it or lacking it where it cannot; None for an input with a
+        default, whose value does not tell (and a record holds fewer fields, so builds faster)."""
+        number, spec = next((number, spec) for number, spec in enumerate(self.policy.inputs) if spec.name == name)
+        if spec.has_default:
+            return None
+        return f"v{number} is not {'None' if len(spec.path) == 1 else 'ABSENT'}"
 
     def verdict_function(self, loads: list[str], order: tuple[Rule, ...], form: str) -> str:
         """The rules of `decide`, giving each rule's verdict object: `decide_verdict(it)`;
@@ -773,6 +784,8 @@ class _Generator:
         the recorded values again gives exactly the values the decision saw; recording only the
         inputs keeps a traced decision nearly as cheap as an untraced one."""
         lines = ["def replay(recorded):"] + [f"    {name} = recorded.{name}" for name in self.recorded_names()]
+        lines += [f"    {self.has_locals[name]} = {derived}" for name in sorted(self.tested)
+                  if (derived := self.derived_presence(name)) is not None]
         nodes = [f"n{c.node_id}" for c in self.policy.conditions]
         for chunk in range(0, len(nodes), 50):
             lines.append("    " + " = ".join(nodes[chunk:chunk + 50]) + " = None")

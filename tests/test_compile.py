@@ -221,6 +221,7 @@ inputs:
   impact.level: {type: string, enum: [minor, major], default: minor}
   service.name: string
   service.owner.team: string
+  service.tier: integer
   labels: {type: array, items: {type: string}}
   counts: {type: array, items: {type: integer}, default: []}
 outcomes: {a: A, b: B}
@@ -231,11 +232,14 @@ rules:
   - {id: r2, outcome: b, when: "service.name == 'payments'"}
   - {id: r3, outcome: b, when: "service.owner.team == 'ops' or 'x' in labels"}
   - {id: r4, outcome: b, when: "len(counts) > 1 and len(labels) < 2"}
+  - {id: r5, outcome: a, when: "(service.tier if has(service.tier) else 4) == 4"}
+  - {id: r6, outcome: b, when: "not has(service.tier) or has(labels) and service.tier > 2"}
 """
 odd_values = st.one_of(st.none(), st.booleans(), st.just(3.0), st.just("12"), st.just([1]), st.just({}))
 mappings = st.fixed_dictionaries({}, optional={"users": st.one_of(st.integers(-1, 20), odd_values),
                                                "level": st.one_of(st.sampled_from(["minor", "major", "MAJOR"]), odd_values),
                                                "name": st.one_of(st.sampled_from(["payments", "wiki"]), odd_values),
+                                               "tier": st.one_of(st.integers(1, 4), odd_values),
                                                "owner": st.one_of(st.fixed_dictionaries({}, optional={"team": st.sampled_from(["ops", "dev"])}), odd_values)})
 nested_items = st.fixed_dictionaries({}, optional={
     "impact": st.one_of(mappings, odd_values), "service": st.one_of(mappings, odd_values),
@@ -250,6 +254,7 @@ nested_items = st.fixed_dictionaries({}, optional={
 @example(item={"impact": {"level": "major"}, "impact.users": 12, "service.name": "payments", "counts": [1, 2]})
 @example(item={"impact": {"users": 12, "level": "major"}, "service": {"name": None, "owner": {"team": "ops"}}, "labels": ["x"]})
 @example(item={"labels": ["x", None]})
+@example(item={"service": {"name": "wiki", "owner": {"team": "ops"}}, "labels": ["x"]})  # no tier: a has() says so
 @example(item={"impact": {"users": None, "level": "major"}, "impact.users": 12, "service": "x", "service.name": "payments"})
 @example(item={"impact": {"users": 12.0}, "service": [], "counts": [True, 2]})
 def test_nested_fields_lists_and_mappings_read_in_the_fast_form_as_the_checker_reads_them(item: dict[str, Any]) -> None:
