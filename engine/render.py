@@ -133,7 +133,7 @@ class CsvWriter(Writer):
             "policy_as_of": policy.get("as_of"),
             "trace": self.dumps(rec["trace"]).decode("utf-8") if "trace" in rec else None,
         }
-        self.writer.writerow([cell(row.get(column)) for column in self.columns])
+        self.writer.writerow([csv_cell(row.get(column)) for column in self.columns])
         self.flush_buffer()
 
     def row(self, rec: dict[str, Any]) -> dict[str, Any]:
@@ -160,6 +160,23 @@ def cell(value: Any) -> str:
 
         return encode_record(value).decode("utf-8")
     return str(value)
+
+
+# what a spreadsheet reads as the start of a formula in a cell
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> str:
+    """`cell(value)` for CSV: a text a spreadsheet would run as a formula (an item's id
+    `=HYPERLINK(...)`; items are untrusted) gets a leading apostrophe, which spreadsheets show as
+    text; numbers (`-5`) are left as they are."""
+    text = cell(value)
+    if text.startswith(_FORMULA_STARTS):
+        try:
+            float(text)
+        except ValueError:
+            return "'" + text
+    return text
 
 
 class TableWriter(Writer):

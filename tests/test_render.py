@@ -88,6 +88,20 @@ def test_csv_has_a_header_and_a_row_per_item() -> None:
     assert json.loads(with_trace[0]["trace"])["rules"][0]["rule"] == "recurring"
 
 
+@pytest.mark.parametrize(("value", "written"), [
+    ("=HYPERLINK(\"http://x\",\"y\")", "'=HYPERLINK(\"http://x\",\"y\")"), ("@SUM(A1)", "'@SUM(A1)"),
+    ("+1+1", "'+1+1"), ("-1+2", "'-1+2"), ("\tx", "'\tx"), ("-5", "-5"), (-5, "-5"), ("+2.5", "+2.5"), ("T-1", "T-1"),
+])
+def test_a_csv_cell_a_spreadsheet_would_run_as_a_formula_is_written_as_text(value: object, written: str) -> None:
+    import csv
+
+    out = io.BytesIO()
+    writer = writer_for("csv", out)
+    writer.write(record(engine.loads(policy_text(RULES)).classify({"id": value, "recurrence_90d": 4, "estimated_cost": 5})))
+    writer.close()
+    assert next(csv.DictReader(io.StringIO(out.getvalue().decode())))["id"] == written
+
+
 def test_table_has_every_item() -> None:
     table = write_all("table")
     assert "REJECTED" in table and "(default)" in table
