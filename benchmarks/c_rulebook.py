@@ -47,7 +47,7 @@ def contestants():
                    "checks every declared input of every item"),
         Contestant("rulebook_decide", "Rulebook: policy.decide(item) per item", version, each),
         Contestant("rulebook_trace", "Rulebook: classify(item, trace=True)", version, traced,
-                   "records every condition's value and the checked inputs"),
+                   "records the checked inputs; every condition's value is replayed from them when the trace is read"),
         Contestant("rulebook_explain", "Rulebook: classify with trace, rendered as --explain", version, explained,
                    "writes the JSON trace of every item"),
     ]
