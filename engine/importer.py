@@ -190,6 +190,14 @@ def _reads(document: Document, rules: list[_Rule], fields: set[str], kinds: _Sam
                         "condition by hand (e.g. 'db' in tags)")
             problems.append(Diagnostic("import-expression", message, span, hint))
             return text
+        method = next((node.func.attr for node in ast.walk(tree)
+                       if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)), None)
+        if method is not None:  # told here, before the type of what it is called on
+            what = f"this use of '.{method}()'" if method in _METHODS else f"'.{method}()'"
+            problems.append(Diagnostic("import-expression", f"{what} has no translation", span,
+                                       "translated: .lower(), .upper(), .startswith(), .endswith() and .get(); "
+                                       "write this condition by hand"))
+            return text
         truth = _Truth(kinds)
         tree.body = truth.of(truth.visit(tree.body))
         for name, usage in _names(tree.body):
@@ -341,6 +349,8 @@ class _Bound(ast.NodeTransformer):
         return copy.deepcopy(self.value) if node.id == self.name else node
 
 
+# the methods a rule list may call that are translated (see _Rewrite)
+_METHODS = ("lower", "upper", "startswith", "endswith", "get")
 # Python's conversions, and the kinds of value each gives back as it is (float(2) == 2)
 _SAME_VALUE = {"int": {"integer"}, "float": {"integer", "number"}, "str": {"string"}}
 # what is false in Python, for each kind of input (a list by its length)

@@ -401,6 +401,16 @@ def test_a_translated_rule_list_decides_as_python_reads_it(conditions: list[str]
         assert (verdict.outcome, verdict.rule) == ((f"o{fired[0] % 2}", f"r{fired[0]}") if fired else ("none", None)), item
 
 
+@pytest.mark.parametrize(("when", "message"), [("name.strip() == 'a'", "'.strip()' has no translation"),
+                                               ("meta.get(name) == 1", "this use of '.get()' has no translation")])
+@pytest.mark.parametrize("samples", [[], [{"name": " a ", "meta": {}}]])
+def test_a_method_without_a_translation_is_named(when: str, message: str, samples: list[Any]) -> None:
+    # named as such whether or not samples hold the field it is called on
+    with pytest.raises(PolicyError) as raised:
+        translate(f"rules:\n  - {{id: a, outcome: x, when: \"{when}\"}}\n", "rules.yaml", samples)
+    assert [(d.message, str(d.span)) for d in raised.value.diagnostics] == [(message, "rules.yaml:2:31")]
+
+
 def test_rules_may_name_their_parts_as_other_engines_do() -> None:
     text = "rules:\n  - {id: a, then: big, condition: cost > 10}\n  - {id: b, result: small, if: cost <= 10}\n"
     policy = engine.loads(translate(text, "rules.yaml", [{"cost": 1}]).text)
