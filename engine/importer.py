@@ -272,8 +272,7 @@ class _Rewrite(ast.NodeTransformer):
                 return node  # not a field's name: left for the check to refuse
             if len(node.args) == 1:  # None where it is missing, as the field itself reads
                 return self._changed(field)
-            present = ast.Call(ast.Name("has", ast.Load()), [copy.deepcopy(field)], [])
-            return self._changed(ast.IfExp(present, field, node.args[1]))
+            return self._changed(ast.IfExp(_has(field), field, node.args[1]))
         if func.attr in ("startswith", "endswith") and len(node.args) == 1:
             argument = node.args[0]
             texts = argument.elts if isinstance(argument, ast.Tuple) else [argument]
@@ -301,16 +300,21 @@ class _Rewrite(ast.NodeTransformer):
             left, right = right, left
         if not (isinstance(right, ast.Constant) and right.value is None and dotted_name(left)):
             return node
-        has = ast.Call(ast.Name("has", ast.Load()), [left], [])
         if isinstance(node.ops[0], (ast.IsNot, ast.NotEq)):
-            return self._changed(has)
+            return self._changed(_has(left))
         if isinstance(node.ops[0], (ast.Is, ast.Eq)):
-            return self._changed(ast.UnaryOp(ast.Not(), has))
+            return self._changed(_has(left, negated=True))
         return node
 
     def _changed(self, node: ast.AST) -> ast.AST:
         self.changed = True
         return node
+
+
+def _has(field: ast.AST, *, negated: bool = False) -> ast.AST:
+    """`has(field)`, or `not has(field)`."""
+    present = ast.Call(ast.Name("has", ast.Load()), [copy.deepcopy(field)], [])
+    return ast.UnaryOp(ast.Not(), present) if negated else present
 
 
 def _through(receiver: ast.AST) -> ast.AST:
@@ -381,8 +385,7 @@ class _Truth(ast.NodeTransformer):
             if field is not None and self.kinds.of(field)[0] and self.kinds.of(field)[0] <= _SAME_VALUE[name]:
                 self.changed = True  # int(count) of whole numbers is count
                 if name == "str" and self.kinds.sometimes_missing(field):  # str(None) is 'None'
-                    present = ast.Call(ast.Name("has", ast.Load()), [copy.deepcopy(node.args[0])], [])
-                    return ast.IfExp(present, node.args[0], ast.Constant("None"))
+                    return ast.IfExp(_has(node.args[0]), node.args[0], ast.Constant("None"))
                 return node.args[0]
         return node
 
@@ -412,17 +415,45 @@ class _Truth(ast.NodeTransformer):
         if len(node.ops) != 1:
             return node
         op, left, right = node.ops[0], node.left, node.comparators[0]
-        if isinstance(op, (ast.Eq, ast.NotEq)) and dotted_name(right) and _constant_kind(left) is not None:
+        if isinstance(op, (ast.Eq, ast.NotEq)) and dotted_name(right) and not dotted_name(left):
             left, right = right, left
         name = dotted_name(left)
-        if not (isinstance(op, (ast.Eq, ast.NotEq, ast.In, ast.NotIn)) and name and _constant_kind(right) is not None
-                and self.kinds.sometimes_missing(name)):
+        if name is None or not isinstance(op, (ast.Eq, ast.NotEq, ast.In, ast.NotIn)):
+            return node
+        positive = isinstance(op, (ast.Eq, ast.In))
+        if dotted_name(right) and isinstance(op, (ast.Eq, ast.NotEq)):
+            return self.fields_compared(left, right, positive) or node
+        listed = right.elts if isinstance(right, (ast.List, ast.Tuple, ast.Set)) else []
+        if any(isinstance(element, ast.Constant) and element.value is None for element in listed):
+            # None among the values: true where the field is missing (`status in ('open', None)`)
+            rest = type(right)([element for element in listed if not (isinstance(element, ast.Constant)
+                                                                        and element.value is None)])
+            if rest.elts and _constant_kind(rest) is None:
+                return node
+            self.changed = True
+            missing = _has(left, negated=positive)
+            if not rest.elts:
+                return missing
+            return ast.BoolOp(ast.Or() if positive else ast.And(), [missing, ast.Compare(left, [op], [rest])])
+        if _constant_kind(right) is None or not self.kinds.sometimes_missing(name):
             return node
         self.changed = True
-        has = ast.Call(ast.Name("has", ast.Load()), [copy.deepcopy(left)], [])
-        if isinstance(op, (ast.Eq, ast.In)):
-            return ast.BoolOp(ast.And(), [has, node])
-        return ast.BoolOp(ast.Or(), [ast.UnaryOp(ast.Not(), has), node])
+        guard = _has(left, negated=not positive)
+        return ast.BoolOp(ast.And() if positive else ast.Or(), [guard, node])
+
+    def fields_compared(self, left: ast.AST, right: ast.AST, equal: bool) -> ast.AST | None:
+        """`x == y` of two fields, where some sample lacks either, as Python compares the None
+        standing for a missing one: equal where both are missing, unequal where one is."""
+        missing = [self.kinds.sometimes_missing(dotted_name(side) or "") for side in (left, right)]
+        if not any(missing):
+            return None
+        self.changed = True
+        both = [_has(side) for side, may_miss in zip((left, right), missing) if may_miss]
+        equality = ast.BoolOp(ast.And(), [*both, ast.Compare(left, [ast.Eq()], [right])])
+        if all(missing):  # both missing is equal too
+            neither = ast.BoolOp(ast.And(), [_has(left, negated=True), _has(right, negated=True)])
+            equality = ast.BoolOp(ast.Or(), [equality, neither])
+        return equality if equal else ast.UnaryOp(ast.Not(), equality)
 
     def visit_BoolOp(self, node: ast.BoolOp) -> ast.AST:
         self.generic_visit(node)
@@ -464,10 +495,9 @@ class _Truth(ast.NodeTransformer):
         test = ast.Compare(value, [ast.Eq() if negated else ast.NotEq()], [ast.Constant(_ZEROS[kind])])
         if not self.kinds.sometimes_missing(name):
             return test
-        has = ast.Call(ast.Name("has", ast.Load()), [copy.deepcopy(node)], [])
         if negated:
-            return ast.BoolOp(ast.Or(), [ast.UnaryOp(ast.Not(), has), test])
-        return ast.BoolOp(ast.And(), [has, test])
+            return ast.BoolOp(ast.Or(), [_has(node, negated=True), test])
+        return ast.BoolOp(ast.And(), [_has(node), test])
 
 
 def _names(tree: ast.AST) -> Iterable[tuple[str, set[str]]]:

@@ -375,7 +375,9 @@ comparisons = st.one_of(
                      "meta.get('inner', {}).get('size', 0) > 2", "meta.get('inner', {}).get('size') != 3",
                      "(meta.get('inner', {}).get('size') or 1) > 2", "int(count) > 3", "float(count) / 2 > 1.5",
                      "float(cost) >= 7.5", "str(name) == 'vpn'", "owner is not None and str(owner) == 'ops'", "str(owner) != 'None'",
-                     "funded is True", "funded is not False and count > 2", "meta.get('flag') is not True"]),
+                     "funded is True", "funded is not False and count > 2", "meta.get('flag') is not True",
+                     "owner == meta.get('owner')", "owner != meta.get('owner')", "owner in ('ops', None)",
+                     "owner not in ['dev', None]", "meta.get('owner') in (None,)", "name == owner", "owner != name"]),
 )
 # the only builtins the rule lists call
 PYTHON_BUILTINS = {"len": len, "any": any, "all": all, "max": max, "int": int, "float": float, "str": str}
