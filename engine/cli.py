@@ -719,9 +719,12 @@ def import_command(rule_list: str, items_path: str | None, sample: int, output: 
     FILE is YAML with 'rules:', each rule with an id, an outcome (or 'then') and a 'when'
     expression (or 'condition', 'if'), tried in order ('strategy: first_match'; also
     priority, unique, collect), and optionally a 'default' outcome (a name, or {outcome:
-    ...}). The rules are kept as they are, but for a few Python idioms put in Rulebook's
-    words (s.lower() as lower(s), s.startswith('x') as matches(s, '^x'), x is None as not
-    has(x), a number standing alone as count != 0); every name their expressions read
+    ...}). The rules are kept as they are, but for Python's idioms put in Rulebook's words,
+    so that the policy decides as Python reads the rules (s.lower() as lower(s),
+    s.startswith('x') as matches(s, '^x'), x is None as not has(x), d.get('k', 0) as d.k if
+    has(d.k) else 0, a number standing alone as count != 0, a field some sample lacks
+    compared as None is: owner != 'ops' as not has(owner) or owner != 'ops'; the README
+    lists them all); every name their expressions read
     becomes a declared input, typed by the values the sample items hold for it (without
     samples, by the constants the rules compare it with). The translation is checked as any
     policy is before it is written. Read it before use: enums, bounds and defaults are yours
