@@ -777,6 +777,10 @@ def import_command(rule_list: str, items_path: str | None, sample: int, output: 
     for spec in translation.mixed:
         click.echo(f"rulebook: the sample items hold {listed(spec.seen, quoted=False)} values for '{spec.name}': "
                    f"declared {spec.type}, as the rules compare it; items holding another are rejected", err=True)
+    for name in translation.null_defaults:
+        click.echo(f"rulebook: some sample items hold null for '{name}', which Python's get() gives as None; "
+                   "Rulebook counts null as missing, so the translation reads the value given for missing",
+                   err=True)
 
 
 # -- helpers ----------------------------------------------------------------------------------------

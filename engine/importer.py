@@ -61,6 +61,9 @@ class Translation:
     text: str
     inputs: tuple[ImportedInput, ...]
     samples: int
+    # fields read by get() with a value for missing that some sample holds null for: Python's
+    # get() gives None there, the translation (null counting as missing) that value
+    null_defaults: tuple[str, ...] = ()
 
     @property
     def unseen(self) -> tuple[str, ...]:
@@ -97,7 +100,8 @@ def translate(text: str, file: str, samples: Iterable[Any] = (), *, text_values:
     samples = list(samples)
     fields = {key for item in samples if isinstance(item, dict) for key in item}
     kinds = _SampleKinds(samples, text_values)
-    rules, reads = _reads(document, rules, fields, kinds, problems)
+    defaulted: set[str] = set()
+    rules, reads = _reads(document, rules, fields, kinds, problems, defaulted)
     if problems:
         raise PolicyError(_in_order(problems))
     inputs = [_declared(name, span, kinds, usage, problems) for name, (span, usage) in reads.items()]
@@ -107,7 +111,15 @@ def translate(text: str, file: str, samples: Iterable[Any] = (), *, text_values:
     declared = tuple(spec for spec in inputs if spec is not None)
     policy_text, rule_lines = _policy_text(document, rules, declared, hit, len(samples))
     _check(policy_text, file, rule_lines)
-    return Translation(policy_text, declared, len(samples))
+    nulls = tuple(name for name in sorted(defaulted) if any(_holds_null(item, name.split(".")) for item in samples))
+    return Translation(policy_text, declared, len(samples), nulls)
+
+
+def _holds_null(item: Any, path: list[str]) -> bool:
+    """Whether the item holds null at `path` (not merely lacks it)."""
+    for part in path[:-1]:
+        item = item.get(part) if isinstance(item, dict) else None
+    return isinstance(item, dict) and path[-1] in item and item[path[-1]] is None
 
 
 def _in_order(problems: list[Diagnostic]) -> list[Diagnostic]:
@@ -166,10 +178,11 @@ def _hit(document: Document, problems: list[Diagnostic]) -> str:
 
 
 def _reads(document: Document, rules: list[_Rule], fields: set[str], kinds: _SampleKinds,
-           problems: list[Diagnostic]) -> tuple[list[_Rule], dict[str, tuple[Span, set[str]]]]:
+           problems: list[Diagnostic], defaulted: set[str]) -> tuple[list[_Rule], dict[str, tuple[Span, set[str]]]]:
     """The rules with their expressions in Rulebook's words (see _Rewrite and _Truth), and
     every name they read, in order of first use: where it is first read, and the kinds of
-    constant it is compared with (or "boolean" where it stands alone)."""
+    constant it is compared with (or "boolean" where it stands alone). The names read by
+    get() with a value for missing are added to `defaulted`."""
     reads: dict[str, tuple[Span, set[str]]] = {}
 
     def expression(text: str, path: tuple[Any, ...]) -> str:
@@ -182,6 +195,7 @@ def _reads(document: Document, rules: list[_Rule], fields: set[str], kinds: _Sam
             return text
         rewrite = _Rewrite(fields)
         tree = rewrite.visit(tree)
+        defaulted.update(rewrite.defaulted)
         forbidden = forbidden_syntax(tree)
         if forbidden is not None:  # told here: the names it binds are no inputs to type
             node, message, hint = forbidden
@@ -232,6 +246,7 @@ class _Rewrite(ast.NodeTransformer):
     def __init__(self, fields: set[str]):
         self.fields = fields  # the top-level fields of the sample items
         self.changed = False
+        self.defaulted: set[str] = set()  # the names read by get() with a value for missing
 
     def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
         node.value = _through(node.value)
@@ -272,6 +287,7 @@ class _Rewrite(ast.NodeTransformer):
                 return node  # not a field's name: left for the check to refuse
             if len(node.args) == 1:  # None where it is missing, as the field itself reads
                 return self._changed(field)
+            self.defaulted.add(dotted_name(field) or "")
             return self._changed(ast.IfExp(_has(field), field, node.args[1]))
         if func.attr in ("startswith", "endswith") and len(node.args) == 1:
             argument = node.args[0]

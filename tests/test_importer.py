@@ -413,6 +413,19 @@ def test_a_method_without_a_translation_is_named(when: str, message: str, sample
     assert [(d.message, str(d.span)) for d in raised.value.diagnostics] == [(message, "rules.yaml:2:31")]
 
 
+def test_a_null_where_get_gives_a_value_for_missing_is_pointed_out(write: Any, tmp_path: Path) -> None:
+    # Python's get() gives None for a key holding null; Rulebook counts null as missing
+    text = "rules:\n  - {id: a, outcome: x, when: \"meta.get('level', 'none') == 'none' and meta.get('size', 0) > 1\"}\n"
+    assert translate(text, "rules.yaml", [{"meta": {"level": None, "size": 2}}, {"meta": {}}]).null_defaults == ("meta.level",)
+    assert translate(text, "rules.yaml", [{"meta": {"size": None}}, {"meta": {"level": "x"}}]).null_defaults == ("meta.size",)
+    assert translate(text, "rules.yaml", [{"meta": {}}, {}]).null_defaults == ()
+    samples = write("items.jsonl", '{"meta": {"level": null, "size": 2}}\n{"meta": {"level": "x"}}\n')
+    written = run("import", str(write("rules.yaml", text)), "--items", str(samples), "-o", str(tmp_path / "out.yaml"))
+    assert written.exit_code == 0
+    assert ("rulebook: some sample items hold null for 'meta.level', which Python's get() gives as None; Rulebook "
+            "counts null as missing, so the translation reads the value given for missing\n") in written.stderr
+
+
 def test_rules_may_name_their_parts_as_other_engines_do() -> None:
     text = "rules:\n  - {id: a, then: big, condition: cost > 10}\n  - {id: b, result: small, if: cost <= 10}\n"
     policy = engine.loads(translate(text, "rules.yaml", [{"cost": 1}]).text)
