@@ -385,8 +385,9 @@ class _Truth(ast.NodeTransformer):
     its truth, and each branch of `a if c else b` so. (Rulebook's conditions are true or
     false, never a number.) Such a field compared with a constant is compared as Python
     compares None: `owner != 'ops'` as `not has(owner) or owner != 'ops'`, `owner == 'ops'` as
-    `has(owner) and owner == 'ops'` (and `in`, `not in` alike), where Rulebook's comparison of
-    a missing field is unknown, which a `not` would keep from being true."""
+    `has(owner) and owner == 'ops'` (and `in`, `not in` alike; None among the values as true
+    where it is missing; two such fields as equal where both are missing), where Rulebook's
+    comparison of a missing field is unknown, which a `not` would keep from being true."""
 
     def __init__(self, kinds: _SampleKinds):
         self.kinds = kinds
