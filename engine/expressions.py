@@ -22,6 +22,9 @@ from .schema import json_equal
 
 MAX_EXPRESSION_LENGTH = 4000  # characters in one expression
 MAX_EXPRESSION_NODES = 400  # syntax nodes in one expression
+# levels of nesting in one expression: the generated code brackets each level at most twice,
+# and Python's parser takes 200 brackets (see validate.MAX_CONDITION_DEPTH)
+MAX_EXPRESSION_DEPTH = 50
 
 # -- types ----------------------------------------------------------------------------------
 
@@ -392,6 +395,10 @@ class _Checker:
         return ExpressionProblem(Diagnostic(code, message, self.span(node), hint))
 
     def count(self, tree: ast.AST) -> None:
+        depth = _nesting(tree)
+        if depth > MAX_EXPRESSION_DEPTH:
+            raise self.fatal(tree, "expression-too-deep", f"expression nests {depth} levels deep; at most "
+                             f"{MAX_EXPRESSION_DEPTH}", "split it into several conditions under all: or any:")
         nodes = 0
         for node in ast.walk(tree):
             nodes += 1
@@ -782,6 +789,16 @@ def _describe_node(node: ast.AST) -> str:
 def source_segment(checked: Checked, node: ast.AST) -> str:
     """The text of a sub-expression as the author wrote it."""
     return ast.get_source_segment(checked.source, node) or ast.unparse(node)
+
+
+def _nesting(tree: ast.AST) -> int:
+    """How many expressions deep `tree` nests (`a + b` is 2)."""
+    deepest, pending = 0, [(tree, 1)]
+    while pending:
+        node, depth = pending.pop()
+        deepest = max(deepest, depth)
+        pending.extend((child, depth + 1) for child in ast.iter_child_nodes(node) if isinstance(child, ast.expr))
+    return deepest
 
 
 def split_condition(checked: Checked) -> tuple[str, list[ast.expr]] | None:

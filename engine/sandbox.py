@@ -365,6 +365,8 @@ def extreme(choose: Callable[..., Any], *values: Any) -> Any:
             raise TypeError(f"{choose.__name__}() of one value needs a list, got {type_word_of(only)}")
         if not only:
             raise ValueError(f"{choose.__name__}() of an empty list")
+        if any(value is UNKNOWN for value in only):  # a list written out with a missing field in it
+            return UNKNOWN
         return choose(only)
     return choose(values)
 

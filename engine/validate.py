@@ -34,6 +34,10 @@ from .inputs import ValueProblem, convert, shown
 from .schema import policy_checker
 
 DECISION_KINDS = ("classification", "gates")
+# levels of all:, any: and not: (written so, or as and, or, not in an expression) in one
+# condition: the generated code brackets each level twice, and Python's parser takes 200
+# brackets (with expressions nesting at most ex.MAX_EXPRESSION_DEPTH within)
+MAX_CONDITION_DEPTH = 30
 DOCUMENT_KINDS = (*DECISION_KINDS, "tests")
 
 
@@ -451,6 +455,16 @@ class DocumentBuilder:
 
     # -- conditions
 
+    def bounded(self, condition: Condition | None, path: Path) -> Condition | None:
+        """A whole condition (see `condition`), or None where it nests too deeply."""
+        depth = _depth(condition) if condition is not None else 0
+        if depth <= MAX_CONDITION_DEPTH:
+            return condition
+        self.problem(path, "condition-too-deep", f"condition nests {depth} levels of all, any and not "
+                     f"(written so, or as and, or, not); at most {MAX_CONDITION_DEPTH}",
+                     "give its inner parts rules of their own, or flatten nested all: and any:")
+        return None
+
     def condition(self, declared: Any, path: Path, scope: ex.Scope) -> Condition | None:
         """The condition tree of a `when` (or `not`) value; None where it has problems."""
         span = self.document.value_span(path)
@@ -595,7 +609,8 @@ class _ClassificationBuilder(DocumentBuilder):
                 self.problem(path + ("priority",), "priority-unexpected",
                              f"rule '{rule_id}' has a priority, but the policy's hit policy is '{hit}'",
                              "set 'hit: priority' for priorities to count, or remove them", at_key=True)
-            when = self.condition(rule.get("when"), path + ("when",), scope) if "when" in rule else None
+            when = self.bounded(self.condition(rule.get("when"), path + ("when",), scope), path + ("when",)) \
+                if "when" in rule else None
             if when is None or not isinstance(rule_id, str) or not isinstance(outcome, str):
                 continue
             rules.append(
@@ -709,3 +724,8 @@ def content_hash(data: Any, version: str | None) -> str:
         canonical["version"] = version
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _depth(condition: Condition) -> int:
+    """Levels of all, any and not above the deepest leaf (a leaf alone: 0)."""
+    return 1 + max(map(_depth, condition.children)) if condition.children else 0

@@ -41,7 +41,7 @@ class GatesBuilder(DocumentBuilder):
         scope = self.scope([*inputs, *implicit])
         applies_to = None
         if "applies_to" in data:
-            applies_to = self.condition(data["applies_to"], ("applies_to",), scope)
+            applies_to = self.bounded(self.condition(data["applies_to"], ("applies_to",), scope), ("applies_to",))
         roster = self.roster(data.get("roster"))
         allow_skip = data.get("allow_skip") is True
         gates = self.gates(data.get("gates"), stages, roster, scope, allow_skip)
@@ -290,7 +290,7 @@ class GatesBuilder(DocumentBuilder):
                 entry, where = entry[key], at + (key,)
             elif isinstance(entry, dict) and not {"all", "any", "not"} & set(entry):
                 continue  # a named condition without one; the schema pass has reported it
-            when = self.condition(entry, where, scope)
+            when = self.bounded(self.condition(entry, where, scope), where)
             if when is None:
                 continue
             found.append(GateCondition(condition_id or when.as_expression(), when, self.document.value_span(at), because))

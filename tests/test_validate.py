@@ -141,6 +141,41 @@ def test_an_expression_of_only_a_comment_is_empty(write) -> None:
     assert error.message == "expression is empty: everything after '#' is a comment"
 
 
+@pytest.mark.parametrize(("levels", "ok"), [(15, True), (16, False)])
+def test_a_condition_nested_too_deeply_for_the_generated_code_is_an_error(write, levels: int, ok: bool) -> None:
+    # Python's parser takes 200 brackets, and the generated code brackets each level twice
+    import json
+
+    when: object = "recurrence_90d > 1"
+    for _ in range(levels):
+        when = {"not": {"not": when}}
+    text = policy_text(f"- id: r1\n  outcome: initiative\n  when: {json.dumps(when)}\n")
+    if ok:
+        assert problems_of(write, text) == []
+        assert engine.loads(text).classify({"recurrence_90d": 3}, trace=True).trace.rules[0].result == "true"
+        return
+    code, line, column, hint = only(problems_of(write, text))
+    assert (code, line, column) == ("condition-too-deep", line_of(text, "when:"), column_of(text, '{"not"'))
+    assert hint == "give its inner parts rules of their own, or flatten nested all: and any:"
+    (error,) = check_paths([str(write("policy.yaml", text))]).errors
+    assert error.message == "condition nests 32 levels of all, any and not (written so, or as and, or, not); at most 30"
+
+
+@pytest.mark.parametrize(("depth", "ok"), [(50, True), (51, False)])
+def test_an_expression_nested_too_deeply_is_an_error(write, depth: int, ok: bool) -> None:
+    when = "recurrence_90d" + " > 1"
+    for _ in range(depth - 2):  # each abs() a level: `abs(x) > 1` is 3
+        when = when.replace("recurrence_90d", "abs(recurrence_90d)", 1)
+    text = policy_text(f"- id: r1\n  outcome: initiative\n  when: \"{when}\"\n")
+    if ok:
+        assert problems_of(write, text) == []
+        assert engine.loads(text).decide({"recurrence_90d": 3}).rule == "r1"
+        return
+    code, line, column, hint = only(problems_of(write, text))
+    assert (code, line, column) == ("expression-too-deep", line_of(text, "when:"), column_of(text, "abs("))
+    assert hint == "split it into several conditions under all: or any:"
+
+
 def test_unknown_name_with_did_you_mean(write) -> None:
     text = policy_text("""
         - id: r1
