@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import engine
 from engine.compile import Bail
 from engine.errors import ItemError, PolicyError
-from engine.evaluate import Classifier
+from engine.evaluate import Classifier, _Fields
 
 INPUTS = """\
 inputs:
@@ -76,6 +76,7 @@ atoms = st.one_of(
         "cost in [0, 2.5, 3, 10]", "count not in [0, 1.0, 3]", "len(tags) in [1, 2]", "title in ['VPN', 'vpn', '']",
         "opened in ['2025-12-31', '2026-02-01']", "count + 1 in [1, 4]",
         "days_since(opened) > 60", "days_since(opened) < days_since('2026-01-01')",
+        "max([count, 2]) > 2", "min([cost, count, 3]) < 2",
         # reads a has() guards, which the generated code need not test for absence
         "(count if has(count) else 5) > 2", "(has(count) and count > 3)", "(not has(title) or len(title) > 1)",
         "(meta.size if has(meta.size) else 0) > 2", "(title if has(title) else 'VPN') == 'VPN'",
@@ -169,6 +170,15 @@ def careful(classifier: Classifier, item: dict[str, Any]) -> tuple[Any, Any, Any
 
 def check_agreement(classifier: Classifier, item: dict[str, Any]) -> None:
     expected_result, expected_nodes, checked = careful(classifier, item)
+    if expected_result != "error":  # the trace written out is the trace walked
+        try:
+            verdict = classifier.verdict(expected_result)
+        except ItemError:  # `unique` rules that both match
+            verdict = None
+        if verdict is not None:
+            walked = classifier._traced_by_walking(expected_nodes, _Fields(checked), classifier.policy.hit,
+                                                   verdict.is_default, classifier._input_names)
+            assert classifier.build_trace(verdict, item, (expected_result, expected_nodes, checked)) == walked, item
     try:
         fast = classifier.forms.decide(item)
     except Exception:

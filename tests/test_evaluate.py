@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
@@ -404,3 +405,33 @@ def test_regular_expressions_read_classes_as_ascii_and_unicode_properties_for_ev
     """, inputs="inputs:\n  code: string\n")
     assert [policy.decide({"code": code}).rule for code in ("INC-42", "INC-\u0664\u0662", "Caf\u00e9", "INC-42\n")] == [
         "ascii-digit", None, "any-letters", None]
+
+
+@pytest.mark.parametrize("builder_depth", [40, 2])
+def test_a_trace_is_the_same_whether_its_builder_writes_the_tree_out_or_walks_it(builder_depth: int,
+                                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # a tree deeper than the builder writes out is walked
+    from engine import evaluate
+    from engine.evaluate import _Fields, trace_builder
+
+    monkeypatch.setattr(evaluate, "_BUILDER_DEPTH", builder_depth)
+    when: object = "recurrence_90d > 1 and has(recurrence_90d)"
+    for _ in range(3):
+        when = {"not": {"not": when}}
+    policy = load(f"- {{id: deep, outcome: initiative, when: {json.dumps(when)}}}")
+    classifier = policy.classifier
+    assert (trace_builder(classifier.order) is None) == (builder_depth < 7)
+    for item in ({"recurrence_90d": 3}, {"recurrence_90d": 0}, {}):
+        decision = policy.classify(item, trace=True)
+        _, nodes, checked = classifier.careful(item)
+        walked = classifier._traced_by_walking(nodes, _Fields(checked), "first", decision.verdict.is_default,
+                                               classifier._input_names)
+        assert decision.trace == walked
+
+
+@pytest.mark.parametrize("when", ["max([recurrence_90d, 1]) > 1", "min([recurrence_90d, 5]) < 2"])
+def test_min_or_max_of_a_list_holding_a_missing_field_is_unknown(when: str) -> None:
+    policy = load(f"- {{id: r, outcome: initiative, when: \"{when}\"}}",
+                  inputs="inputs:\n  recurrence_90d: integer\n")
+    decision = policy.classify({}, trace=True)
+    assert decision.rule is None and decision.trace.rules[0].result == "unknown"
