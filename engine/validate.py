@@ -34,11 +34,11 @@ from .inputs import ValueProblem, convert, shown
 from .schema import policy_checker
 
 DECISION_KINDS = ("classification", "gates")
+DOCUMENT_KINDS = (*DECISION_KINDS, "tests")
 # levels of all:, any: and not: (written so, or as and, or, not in an expression) in one
 # condition: the generated code brackets each level twice, and Python's parser takes 200
 # brackets (with expressions nesting at most ex.MAX_EXPRESSION_DEPTH within)
 MAX_CONDITION_DEPTH = 30
-DOCUMENT_KINDS = (*DECISION_KINDS, "tests")
 
 
 def rulebook_document(data: dict[str, Any]) -> bool:
