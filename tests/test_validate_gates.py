@@ -312,3 +312,14 @@ def test_a_problem_in_one_kind_does_not_hide_the_other(write) -> None:
     write("set/gates.yaml", gates_text(GATES.replace("from: board", "from: bord")))
     report = check_paths([str(write("set/x.txt", "").parent)])
     assert sorted(d.code for d in report.errors) == ["unknown-group", "unknown-outcome"]
+
+
+def test_a_gate_condition_nested_too_deeply_is_an_error(write) -> None:
+    import json
+
+    when: object = "cost <= budget"
+    for _ in range(16):
+        when = {"not": {"not": when}}
+    text = gates_text(GATES.replace("when: cost <= budget", f"when: {json.dumps(when)}"))
+    code, line, column, _ = only(problems_of(write, text))
+    assert (code, line, column) == ("condition-too-deep", line_of(text, '{"not"'), column_of(text, '{"not"'))
