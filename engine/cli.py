@@ -15,7 +15,15 @@ from typing import IO, Any, NoReturn
 import click
 
 from . import __version__
-from .errors import ExitCode, ItemError, PolicyError, UsageError, counted, listed
+from .errors import (
+    ExitCode,
+    ItemError,
+    PolicyError,
+    UsageError,
+    counted,
+    did_you_mean,
+    listed,
+)
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -259,6 +267,7 @@ def classify(items: str | None, policy_paths: tuple[str, ...], name: str | None,
     source = _open_items(items)
     fmt = fmt or ("table" if sys.stdout.isatty() and not annotate else "jsonl")
     input_format = format_for(items, input_format)
+    _check_id_field(items, input_format, id_field)
     workers = _workers(jobs, source, input_format, fmt)
     decider = policy.classifier
     if annotate:
@@ -327,7 +336,9 @@ def gate(items: str | None, policy_paths: tuple[str, ...], name: str | None, to_
         _usage(str(error))
     source = _open_items(items)
     fmt = fmt or ("table" if sys.stdout.isatty() else "jsonl")
-    _run_stream(gater, source, format_for(items, input_format), fmt, id_field, with_trace, quiet, RESULTS, kind="gate")
+    input_format = format_for(items, input_format)
+    _check_id_field(items, input_format, id_field)
+    _run_stream(gater, source, input_format, fmt, id_field, with_trace, quiet, RESULTS, kind="gate")
 
 
 def _run_stream(decider: Any, source: IO[bytes], input_format: str, fmt: str, id_field: str, with_trace: bool,
@@ -620,6 +631,7 @@ def diff(paths: tuple[str, ...], base: str | None, items: str, name: str | None,
         _choose(old, "classification")
         _choose(new, "classification")
     source = _open_items(items)
+    _check_id_field(items, format_for(items, input_format), id_field)
     with _Progress() as progress:
         result = diff_records(old, new, read_items(source, format_for(items, input_format)), id_field=id_field,
                               examples=examples, progress=lambda count: progress.tick(count, force=True))
@@ -864,6 +876,26 @@ def _open_items(path: str | None) -> IO[bytes]:
         return open(path, "rb")  # noqa: SIM115 - closed at exit
     except OSError as error:
         _usage(f"cannot read items from '{path}': {error.strerror or error}")
+
+
+def _check_id_field(path: str | None, input_format: str, id_field: str) -> None:
+    """Say so where --id-field names a field the first item of a file does not carry (ids are
+    then null: a misspelt name, most likely). Only JSON lines and CSV, whose first item costs
+    no more than itself to read; only a field other than the default `id`."""
+    from .items import read_items
+
+    if id_field == "id" or path in (None, "-") or input_format not in ("jsonl", "csv"):
+        return
+    try:
+        with open(path, "rb") as stream:
+            first = next(read_items(stream, input_format), None)
+    except OSError:
+        return  # reading the items themselves says what is wrong
+    item = first.item if first is not None and first.error is None else None
+    if isinstance(item, dict) and id_field not in item:
+        hint = did_you_mean(id_field, item)
+        click.echo(f"rulebook: the first item has no field '{id_field}' (--id-field), so its id is null"
+                   + (f"; {hint}" if hint else ""), err=True)
 
 
 def _usage(message: str) -> NoReturn:

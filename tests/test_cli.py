@@ -138,6 +138,17 @@ def test_classify_id_field(policy: Path) -> None:
     assert jsonl(result.stdout)[0]["id"] == "INC1"
 
 
+@pytest.mark.parametrize("command", ["classify", "gate"])
+def test_an_id_field_the_first_item_lacks_is_pointed_out(write, command: str) -> None:
+    items = write("items.jsonl", '{"number": "INC1", "stage": "definition"}\n{"number": "INC2"}\n')
+    misspelt = run(command, str(items), "--id-field", "numbr", "--format", "jsonl")
+    assert ("rulebook: the first item has no field 'numbr' (--id-field), so its id is null; did you mean 'number'?\n"
+            in misspelt.stderr)
+    assert {record["id"] for record in jsonl(misspelt.stdout)} == {None}
+    right = run(command, str(items), "--id-field", "number", "--format", "jsonl")
+    assert "--id-field" not in right.stderr and [record["id"] for record in jsonl(right.stdout)] == ["INC1", "INC2"]
+
+
 def test_classify_with_an_invalid_policy_exits_1_and_writes_nothing(write) -> None:
     path = write("bad.yaml", policy_text("- {id: r1, outcome: nope, when: 'recurrence_90d > 1'}"))
     result = run("classify", "-", "--policy", str(path), input='{"id": 1}\n')
