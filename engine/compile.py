@@ -359,14 +359,21 @@ class FastForms:
     # the source and namespace of each module the record forms were made of, in order: the
     # tolerant one (if any) defines `decide_record_tolerant`, which the strict one calls
     record_modules: tuple[tuple[str, dict[str, Any]], ...] = ()
+    # the numbers of the inputs a rule reads outside a has() that an item may lack (see optional_reads)
+    optional_reads: tuple[int, ...] = ()
 
 
-def optional_reads(policy: ClassificationPolicy) -> tuple[int, ...]:
-    """The numbers of the inputs a rule reads, outside a has() of them (see exposed_reads), that
-    an item may lack (optional, no default)."""
-    read = {name for rule in policy.rules for name in exposed_reads(rule.when)}
+def optional_reads(policy: ClassificationPolicy, exposed: Mapping[int, set[str]]) -> tuple[int, ...]:
+    """The numbers of the inputs a rule reads, outside a has() of them (`exposed`, see
+    exposure), that an item may lack (optional, no default)."""
+    read = set().union(*exposed.values())
     return tuple(number for number, spec in enumerate(policy.inputs)
                  if spec.name in read and not spec.required and not spec.has_default)
+
+
+def exposure(policy: ClassificationPolicy) -> dict[int, set[str]]:
+    """Each rule's (by number) exposed_reads."""
+    return {rule.index: exposed_reads(rule.when) for rule in policy.rules}
 
 
 def rule_order(policy: ClassificationPolicy) -> tuple[Rule, ...]:
@@ -394,20 +401,23 @@ def generate(policy: ClassificationPolicy, verdicts: Sequence[Any], settle: Call
     tolerant_traced: Callable[[Any], Any] | None = None
     tolerant_batch: Callable[[Any, Callable[[Any], Any]], list[Any]] | None = None
     tolerant_source = ""
-    if optional_reads(policy):
-        tolerant_generator = _Generator(policy, verdicts=verdicts, tolerant=True, as_of=as_of)
+    exposed = exposure(policy)
+    optional = optional_reads(policy, exposed)
+    if optional:
+        tolerant_generator = _Generator(policy, verdicts=verdicts, tolerant=True, as_of=as_of, exposed=exposed)
         loads, order = tolerant_generator.load_inputs(), rule_order(policy)
         tolerant_source = "\n\n" + "\n\n".join(tolerant_generator.verdict_function(loads, order, form)
                                                 for form in ("single", "traced", "batch"))
         tolerant_namespace = _run(tolerant_source, tolerant_generator, policy, settle=settle, careful=careful)
         tolerant, tolerant_traced = tolerant_namespace["decide_verdict"], tolerant_namespace["decide_traced"]
         tolerant_batch = tolerant_namespace["decide_many"]
-    generator = _Generator(policy, verdicts=verdicts, as_of=as_of)
+    generator = _Generator(policy, verdicts=verdicts, as_of=as_of, exposed=exposed)
     source = generator.module()
     namespace = _run(source, generator, policy, settle=settle, careful=declined or tolerant)
     forms = FastForms(namespace["decide"], namespace["decide_traced"], namespace["replay"], source + tolerant_source,
                       namespace["decide_many"], namespace["decide_verdict"], decide_tolerant=tolerant,
-                      decide_traced_tolerant=tolerant_traced, decide_many_tolerant=tolerant_batch)
+                      decide_traced_tolerant=tolerant_traced, decide_many_tolerant=tolerant_batch,
+                      optional_reads=optional)
     fields = record_fields(policy)
     if fields is None:
         return forms
@@ -415,13 +425,13 @@ def generate(policy: ClassificationPolicy, verdicts: Sequence[Any], settle: Call
     # which tests for its absence, so complete records pay one test for it
     modules: list[tuple[str, dict[str, Any]]] = []
     tolerant_record = {}
-    if optional_reads(policy):
-        tolerant_generator = _Generator(policy, record=True, tolerant=True, as_of=as_of)
+    if optional:
+        tolerant_generator = _Generator(policy, record=True, tolerant=True, as_of=as_of, exposed=exposed)
         tolerant_source = tolerant_generator.function("decide_record_tolerant", tolerant_generator.load_inputs(),
                                                       rule_order(policy)) + "\n"
         modules.append((tolerant_source, _run(tolerant_source, tolerant_generator, policy)))
         tolerant_record = {"decide_record_tolerant": modules[-1][1]["decide_record_tolerant"]}
-    record_generator = _Generator(policy, record=True, as_of=as_of)
+    record_generator = _Generator(policy, record=True, as_of=as_of, exposed=exposed)
     if tolerant_record:
         record_generator.on_absent = "return decide_record_tolerant(it)"
     strict_source = record_generator.module()
@@ -628,7 +638,7 @@ class _Generator:
     entries of the namespace, so nothing an author writes is pasted into the code."""
 
     def __init__(self, policy: ClassificationPolicy, record: bool = False, verdicts: Sequence[Any] = (),
-                 tolerant: bool = False, as_of: _dt.date | None = None):
+                 tolerant: bool = False, as_of: _dt.date | None = None, exposed: dict[int, set[str]] | None = None):
         self.policy = policy
         self.as_of = as_of  # the date days_since() counts to
         self.tolerant = tolerant  # decide items that lack optional inputs instead of declining them
@@ -644,7 +654,8 @@ class _Generator:
         self.has_locals: dict[str, str] = {}
         self.parents: dict[tuple[str, ...], str] = {}  # a nested input's parent mapping -> its local
         self.views: dict[str, str] = {}  # a parent's local -> the local of it as a mapping (see nested_read)
-        self.read = {name for rule in policy.rules for name in exposed_reads(rule.when)}
+        self.exposed = exposed if exposed is not None else exposure(policy)  # see rule_test
+        self.read = set().union(*self.exposed.values())
         self.tested = {
             name
             for rule in policy.rules
@@ -1077,7 +1088,7 @@ class _Generator:
         """Code that is true exactly when the rule fires (see `condition`); a rule evaluated
         by the interpreter where an input it reads is absent tests that first."""
         code = self.condition(rule.when, False)
-        exposed = exposed_reads(rule.when)
+        exposed = self.exposed[rule.index]
         optional = [spec.name for spec in self.policy.inputs if spec.name in exposed and spec.name in self.absent]
         if rule.index not in self.interpreted or not optional:
             return code

@@ -18,7 +18,7 @@ from typing import Any
 
 from msgspec.structs import astuple
 
-from .compile import ConditionError, ConditionProgram, generate, optional_reads, rule_order
+from .compile import ConditionError, ConditionProgram, generate, rule_order
 from .errors import ItemError
 from .inputs import ABSENT, CheckedItem, ValueProblem, check_item, lookup
 from .jsonio import Record
@@ -254,9 +254,6 @@ class Classifier:
             Verdict(rule.outcome, rule.id, rule.because, rule.index, (rule,)) for rule in policy.rules
         ]
         self._combined: dict[tuple[int, ...], Verdict] = {}
-        self._optional_reads = optional_reads(policy)  # where one is absent, conditions are unknown
-        # the values of those inputs among the values the fast form recorded, as a tuple
-        self._optional_values = _picker(self._optional_reads)
         # for _checked_from: the inputs' names, and the paths of those with defaults
         self._input_names = tuple(spec.name for spec in policy.inputs)
         self._all_inputs = frozenset(self._input_names)
@@ -265,6 +262,9 @@ class Classifier:
         self._trace_builder: Callable[..., Trace] | None = None  # made when a first trace is read
         self.forms = generate(policy, self.verdicts, self.verdict, self._careful_decision, declined=self._declined,
                               as_of=self.as_of)
+        self._optional_reads = self.forms.optional_reads  # where one is absent, conditions are unknown
+        # the values of those inputs among the values the fast form recorded, as a tuple
+        self._optional_values = _picker(self._optional_reads)
         # decide(item) -> the verdict; raises ItemError if the item cannot be decided. It is the
         # generated function itself, so deciding one item costs one call
         self.decide: Callable[[Any], Verdict] = self.forms.decide_verdict  # type: ignore[assignment]
