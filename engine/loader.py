@@ -10,10 +10,12 @@ a policy is: later stages ask a `Document` for the span of a path.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import yaml
+from yaml.composer import Composer
+from yaml.resolver import Resolver
 
 from .errors import Diagnostic, Span
 from .resources import yaml_files_in
@@ -222,8 +224,7 @@ def parse_documents(text: str, file: str, listed: bool = False) -> tuple[list[Do
             builder = _Builder(file)
             try:
                 if listed and isinstance(node, yaml.SequenceNode):
-                    builder.nodes[()] = Node(builder.span(node.start_mark, node.end_mark), None, None, None)
-                    data = [_built(builder, entry, (number,), problems) for number, entry in enumerate(node.value)]
+                    data = _entries(builder, node, node.value, problems)
                 else:
                     data = _built(builder, node, (), None)
             except _TooLarge as too_large:
@@ -234,12 +235,94 @@ def parse_documents(text: str, file: str, listed: bool = False) -> tuple[list[Do
             documents.append(Document(file, index, data, builder.nodes, text))
             index += 1
     except yaml.MarkedYAMLError as error:
-        problems.append(_syntax_diagnostic(error, file, text))
+        problem = _syntax_diagnostic(error, file, text)
+        recovered = _entries_before(text, index, error) if listed else None
+        if recovered is not None:
+            # the entries of the list that end before the error are items like any other; the
+            # error stands for the rest of its document, from the first entry not read
+            root, entries = recovered
+            builder = _Builder(file)
+            data = _entries(builder, root, entries, problems)
+            problems.extend(builder.problems)
+            documents.append(Document(file, index, data, builder.nodes, text))
+            unread = _place(text, entries[-1].end_mark if entries else root.start_mark)
+            problem = replace(problem, message=f"{problem.message} (no item from {unread} on is read)")
+        problems.append(problem)
     except yaml.YAMLError as error:  # pragma: no cover - every PyYAML parse error carries a mark
         problems.append(Diagnostic("yaml-syntax", f"invalid YAML: {error}", Span(file, 1, 1)))
     finally:
         loader.dispose()
     return documents, problems
+
+
+def _entries(builder: _Builder, root: yaml.SequenceNode, entries: list[yaml.Node],
+             problems: list[Diagnostic]) -> list[Any]:
+    """The items of a list document, each refused on its own when too large (None in its place)."""
+    builder.nodes[()] = Node(builder.span(root.start_mark, root.end_mark), None, None, None)
+    return [_built(builder, entry, (number,), problems) for number, entry in enumerate(entries)]
+
+
+try:
+    from yaml.cyaml import CParser as _EventParser
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+
+    class _EventParser(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser):  # type: ignore[no-redef]
+        def __init__(self, text: str):
+            yaml.reader.Reader.__init__(self, text)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+
+
+class _ListComposer(_EventParser, Composer, Resolver):  # type: ignore[misc]
+    """libyaml's events composed in Python, keeping the root of the document being composed, so
+    that the entries of a list composed before a syntax error can still be read."""
+
+    check_node = Composer.check_node
+    get_node = Composer.get_node
+
+    def __init__(self, text: str):
+        _EventParser.__init__(self, text)
+        Composer.__init__(self)
+        Resolver.__init__(self)
+        self.root: yaml.Node | None = None
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        if self.root is None and parent is not None:
+            self.root = parent
+        return Composer.compose_node(self, parent, index)
+
+
+def _entries_before(text: str, index: int, error: yaml.MarkedYAMLError) -> tuple[yaml.SequenceNode, list[yaml.Node]] | None:
+    """The root list of document `index` and its entries that end before `error`, which stopped
+    its parse; None if that document is no list (or parses otherwise here)."""
+    mark = error.problem_mark or error.context_mark
+    if mark is None:  # pragma: no cover - libyaml marks every problem
+        return None
+    composer = _ListComposer(text)
+    try:
+        for _ in range(index + 1):
+            composer.root = None
+            if not composer.check_node():
+                return None
+            composer.get_node()
+        return None
+    except (yaml.YAMLError, RecursionError):  # Python's stack may give out before libyaml's depth limit
+        root = composer.root
+    finally:
+        composer.dispose()
+    if not isinstance(root, yaml.SequenceNode):
+        return None
+    # an entry that ends where the error is may be missing what the error swallowed
+    entries = [entry for entry in root.value if (entry.end_mark.line, entry.end_mark.column) < (mark.line, mark.column)]
+    return root, entries
+
+
+def _place(text: str, mark: yaml.Mark) -> str:
+    """'line N', or 'line N, column C' where something comes before the mark on its line."""
+    lines = text.splitlines()
+    if mark.line < len(lines) and lines[mark.line][: mark.column].strip():
+        return f"line {mark.line + 1}, column {mark.column + 1}"
+    return f"line {mark.line + 1}"
 
 
 def _built(builder: _Builder, node: yaml.Node, path: Path, problems: list[Diagnostic] | None) -> Any:

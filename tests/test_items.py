@@ -156,6 +156,30 @@ def test_a_yaml_item_with_a_problem_is_one_error_record_in_its_place() -> None:
     assert got[1][1]["id"] == "B"  # the rejection names the item
 
 
+def test_a_yaml_syntax_error_keeps_the_items_before_it() -> None:
+    # the items whose entries end before the error are decided; the error stands for the rest
+    text = "- id: A\n  type: incident\n- id: B\n- id: C\n  type: [incident\n- id: D\n"
+    got = records(text, "yaml")
+    assert [(line, item) for line, item, _ in got] == [(1, {"id": "A", "type": "incident"}), (3, {"id": "B"}), (6, None)]
+    assert got[2][2] == "invalid YAML: did not find expected ',' or ']' (no item from line 4 on is read)"
+    # an entry that ends where the error starts may lack what the error swallowed: not read
+    got = records("- id: A\n- id: B\n  type: change\n risk: high\n", "yaml")
+    assert [(line, item) for line, item, _ in got] == [(1, {"id": "A"}), (4, None)]
+    assert got[1][2].endswith("(no item from line 2 on is read)")
+    # a flow list on one line: the place is told by column; the items of the documents before it are kept as they were
+    got = records("- id: Z\n---\n[{id: A}, {id: B}, {id: [}, {id: D}]\n", "yaml")
+    assert [item for _, item, _ in got] == [{"id": "Z"}, {"id": "A"}, {"id": "B"}, None]
+    assert got[3][2].endswith("(no item from line 3, column 18 on is read)")
+    # nested deeper than Python's stack composes: the items before it are still kept
+    got = records("- id: A\n- " + "- " * 1500 + "x\n- id: C\n", "yaml")
+    assert [(line, item) for line, item, _ in got] == [(1, {"id": "A"}), (2, None)]
+    assert got[1][2].endswith("(no item from line 2 on is read)")
+    # one mapping a document: the document with the error is the error record
+    got = records("id: A\n---\nid: [B\n", "yaml")
+    assert [(line, item) for line, item, _ in got] == [(1, {"id": "A"}), (4, None)]
+    assert got[1][2] == "invalid YAML: did not find expected ',' or ']'"
+
+
 def test_a_yaml_integer_longer_than_python_reads_is_an_error() -> None:
     got = records("- id: A\n  count: 1" + "0" * 5000 + "\n- id: B\n", "yaml")
     assert got[0][2].startswith("'1000") and got[0][2].endswith("cannot be read as an integer (line 2)")
