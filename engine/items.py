@@ -102,21 +102,15 @@ def json_problem(error: Exception) -> str:
 def read_json(stream: IO[bytes]) -> Iterator[ItemRecord]:
     """A JSON array of items, read element by element; or one or more JSON objects; or several
     arrays one after the other (files joined with `cat`)."""
-    reader = _TextBuffer(io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict"))
+    # a byte that is not UTF-8 is read as a stand-in character, so that it rejects only the
+    # item that holds it (see _TextBuffer.decode), or is invalid JSON where no item can
+    reader = _TextBuffer(io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape"))
     import json
 
     decoder = json.JSONDecoder(parse_constant=_no_constant)
-    try:
-        first = reader.skip_space()
-    except UnicodeDecodeError:
-        yield ItemRecord(1, error="input is not valid UTF-8")
+    if reader.skip_space() is None:
         return
-    if first is None:
-        return
-    try:
-        yield from _values(reader, decoder)
-    except UnicodeDecodeError:
-        yield ItemRecord(reader.line, error="input is not valid UTF-8")
+    yield from _values(reader, decoder)
 
 
 def _array_elements(reader: _TextBuffer, decoder: Any) -> Iterator[ItemRecord]:
@@ -179,6 +173,9 @@ def _encodable(value: Any) -> bool:
     return True
 
 
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")  # the stand-ins of surrogateescape for bytes that are not UTF-8
+
+
 class _TextBuffer:
     """A window over a text stream, read in chunks, that knows the current line number."""
 
@@ -236,6 +233,9 @@ class _TextBuffer:
             # a number cut off at the end of the buffer would decode short: read on to be sure
             if end >= len(self.buffer) and not self.eof and self.fill():
                 continue
+            if _NOT_UTF8.search(self.buffer, self.position, end):
+                self.advance(end - self.position)
+                return None, "item is not valid UTF-8"
             # JSON lines reject a lone surrogate while parsing; this parser lets it through
             lone = "\\u" in self.buffer[self.position:end] and not _encodable(value)
             self.advance(end - self.position)
@@ -359,10 +359,13 @@ def read_yaml(stream: IO[bytes]) -> Iterator[ItemRecord]:
 
     from .loader import MAX_DEPTH, MAX_NODES, parse_documents
 
+    raw = stream.read()
     try:
-        text = stream.read().decode("utf-8")
-    except UnicodeDecodeError:
-        yield ItemRecord(1, error="input is not valid UTF-8")
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        # a YAML document is parsed whole, so no item of the file is read
+        yield ItemRecord(raw.count(b"\n", 0, error.start) + 1, error="input is not valid UTF-8 here; no item of "
+                                                                       "the file is read")
         return
     documents, problems = parse_documents(text, "<items>", listed=True)
     entries: list[tuple[int, Any]] = []  # (line, item) in input order

@@ -39,6 +39,18 @@ def test_jsonl_invalid_utf8_and_nan_are_errors() -> None:
     assert [line for line, _, error in got if error] == [1, 2]
 
 
+def test_a_byte_that_is_not_utf8_rejects_only_the_json_item_that_holds_it() -> None:
+    got = records(b'[{"id": "a"},\n {"id": "\xff"}, {"id": "c", "n\xc3": 1},\n {"id": "d"}]\n', "json")
+    assert [(line, item, error) for line, item, error in got] == [
+        (1, {"id": "a"}, None), (2, None, "item is not valid UTF-8"), (2, None, "item is not valid UTF-8"),
+        (3, {"id": "d"}, None)]
+    got = records(b'\xef\xbb\xbf{"id": "a"}\n{"id": "b"} \xff\n{"id": "c"}\n', "json")  # objects one after another
+    assert [(line, item) for line, item, _ in got] == [(1, {"id": "a"}), (2, {"id": "b"}), (2, None), (3, {"id": "c"})]
+    # a YAML document is parsed whole: the file is one error record, at the byte's line
+    assert records(b"- id: a\n- id: b\n- id: \xff\n", "yaml") == [
+        (3, None, "input is not valid UTF-8 here; no item of the file is read")]
+
+
 def test_json_array_elements_with_their_lines() -> None:
     text = '[\n  {"id": 1},\n  {"id": 2,\n   "x": 3},\n  {"id": 3}\n]\n'
     assert [(line, item) for line, item, _ in records(text, "json")] == [(2, {"id": 1}), (3, {"id": 2, "x": 3}), (5, {"id": 3})]
