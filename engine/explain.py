@@ -17,9 +17,10 @@ from typing import Any
 
 from .evaluate import ConditionTrace, Decision, FieldValue, RuleTrace, Trace
 from .evaluate import _word as result_word
-from .expressions import reads_as_of
+from .expressions import days_since_inputs, reads_as_of
 from .inputs import CheckedItem
 from .jsonio import encode, encode_record
+from .sandbox import days_since
 
 FORMATS = ("text", "markdown", "json")
 
@@ -291,6 +292,11 @@ def show_value(field: FieldValue) -> str:
     return text + " (default)" if field.source == "default" else text
 
 
+def _show_days(days: float) -> str:
+    # counted from a date-time, days are fractional: two decimals (a quarter of an hour) are enough to read
+    return str(days) if isinstance(days, int) else f"{days:.2f}".rstrip("0").rstrip(".")
+
+
 def _show(value: Any) -> str:
     if isinstance(value, str):
         return repr(value)
@@ -403,10 +409,18 @@ class _Writer:
         self.line(text)
 
     def shown(self, fields: tuple[FieldValue, ...], condition: Any = None) -> list[str]:
-        """The values a condition read, and the as-of date where it calls days_since()."""
+        """The values a condition read; where it calls days_since(), the days counted from each
+        input's value and the as-of date they are counted to."""
         shown = [show_value(field) for field in fields]
-        if self.as_of is not None and condition is not None and \
-                any(node.expr is not None and reads_as_of(node.expr) for node in condition.walk()):
+        if self.as_of is None or condition is None:
+            return shown
+        checked = [node.expr for node in condition.walk() if node.expr is not None and reads_as_of(node.expr)]
+        if checked:
+            values = {field.name: field.value for field in fields if field.source != "missing"}
+            for expr in checked:
+                for written, name in days_since_inputs(expr).items():
+                    if name in values:
+                        shown.append(f"days_since({written}) = {_show_days(days_since(values[name], self.as_of))}")
             shown.append(f"as of {self.as_of.isoformat()}")
         return shown
 

@@ -767,6 +767,18 @@ def reads_as_of(checked: Checked) -> bool:
                for node in ast.walk(checked.tree))
 
 
+def days_since_inputs(checked: Checked) -> dict[str, str]:
+    """The inputs days_since() is called on directly, as written -> the declared input, in order."""
+    found: dict[str, str] = {}
+    for node in ast.walk(checked.tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "days_since" and len(node.args) == 1:
+            reference = checked.refs.get(id(node.args[0]))
+            written = dotted_name(node.args[0])
+            if reference is not None and not reference.subpath and written is not None:
+                found.setdefault(written, reference.input)
+    return found
+
+
 def dotted_name(node: ast.AST) -> str | None:
     """`a.b.c` for a chain of attribute accesses on a name, else None."""
     parts: list[str] = []

@@ -606,7 +606,7 @@ def test_explain_gate_and_diff_count_to_the_as_of_date(write) -> None:
     policy = write("aged.yaml", AGED)
     text = run("explain", "-", "-p", str(policy), "--as-of", "2026-03-01", input='{"id": "A", "opened": "2026-01-01"}\n')
     assert "Rule 'stale' fired" in text.stdout and text.stdout.rstrip().endswith(", as of 2026-03-01)")
-    assert "days_since(opened) > 30   (opened = 2026-01-01; as of 2026-03-01)" in text.stdout
+    assert "days_since(opened) > 30   (opened = 2026-01-01; days_since(opened) = 59; as of 2026-03-01)" in text.stdout
     gates = write("aged-gates.yaml", gates_text("- to: analysis\n  when: days_since(opened) <= 30\n",
                                                 inputs="inputs:\n  opened: date\n"))
     gated = run("gate", "-", "-p", str(gates), "--as-of", "2026-03-01", "-q",
@@ -618,12 +618,12 @@ def test_explain_gate_and_diff_count_to_the_as_of_date(write) -> None:
     assert jsonl(later.stdout)[0]["result"] == "fail"
     told = run("explain", "--gate", "-", "-p", str(gates), "--as-of", "2026-04-01",
                input='{"id": "A", "stage": "definition", "opened": "2026-02-20"}\n')
-    assert "days_since(opened) <= 30   (opened = 2026-02-20; as of 2026-04-01)" in told.stdout
+    assert "days_since(opened) <= 30   (opened = 2026-02-20; days_since(opened) = 40; as of 2026-04-01)" in told.stdout
     recent = write("recent-gates.yaml", gates_text("- to: analysis\n  require: [plan]\n", inputs="inputs:\n  opened: date\n",
                                                    extra="applies_to: days_since(opened) < 100\n"))
     skipped = run("explain", "--gate", "-", "-p", str(recent), "--as-of", "2026-12-02",
                   input='{"id": "A", "stage": "definition", "opened": "2026-01-20"}\n')
-    assert "it is false (opened = 2026-01-20; as of 2026-12-02), so no gate is checked" in skipped.stdout
+    assert "it is false (opened = 2026-01-20; days_since(opened) = 316; as of 2026-12-02), so no gate is checked" in skipped.stdout
     stricter = write("stricter.yaml", AGED.replace("> 30", "> 60"))
     items = write("aged.jsonl", AGED_ITEMS)
     report = json.loads(run("diff", str(policy), str(stricter), "--items", str(items), "--as-of", "2026-03-01").stdout)

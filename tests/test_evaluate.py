@@ -306,6 +306,12 @@ def test_decisions_of_a_policy_that_calls_days_since_name_the_as_of_date() -> No
     assert decision.policy.as_of == dt.date(2026, 12, 2)
     assert decision.policy.as_record()["as_of"] == "2026-12-02"
     assert "as of 2026-12-02" in decision.explain()
+    # the days counted are shown beside the value they were counted from, to the as-of date
+    assert "(opened = 2026-01-01; days_since(opened) = 335; as of 2026-12-02)" in decision.explain()
+    recent = dated.classify({"id": "B", "seen": "2026-12-01T18:00:00Z"}).explain()
+    assert "(seen = 2026-12-01T18:00:00+00:00; days_since(seen) = 0.25; as of 2026-12-02)" in recent
+    assert "(opened = 2026-01-01; days_since(opened) = 335; as of 2026-12-02)" in dated.classify(
+        {"id": "C", "opened": "2026-01-01", "seen": "2026-12-01T18:00:00Z"}).explain("markdown")
     # by default the date of loading, in UTC
     assert engine.loads(policy_text(AGE_RULES, inputs=AGE_INPUTS)).as_of == dt.datetime.now(dt.UTC).date()
     # or given as its ISO text, as the command line takes it
