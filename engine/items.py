@@ -185,6 +185,7 @@ class _TextBuffer:
         self.position = 0
         self.line = 1
         self.eof = False
+        self.escaped = False  # whether a byte that is not UTF-8 has been read
 
     def fill(self) -> bool:
         if self.eof:
@@ -195,6 +196,8 @@ class _TextBuffer:
             return False
         self.buffer = self.buffer[self.position:] + chunk
         self.position = 0
+        if not self.escaped and not chunk.isascii():  # the usual text pays for no search
+            self.escaped = _NOT_UTF8.search(chunk) is not None
         return True
 
     def advance(self, count: int) -> None:
@@ -233,7 +236,7 @@ class _TextBuffer:
             # a number cut off at the end of the buffer would decode short: read on to be sure
             if end >= len(self.buffer) and not self.eof and self.fill():
                 continue
-            if _NOT_UTF8.search(self.buffer, self.position, end):
+            if self.escaped and _NOT_UTF8.search(self.buffer, self.position, end):
                 self.advance(end - self.position)
                 return None, "item is not valid UTF-8"
             # JSON lines reject a lone surrogate while parsing; this parser lets it through

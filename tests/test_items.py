@@ -40,10 +40,10 @@ def test_jsonl_invalid_utf8_and_nan_are_errors() -> None:
 
 
 def test_a_byte_that_is_not_utf8_rejects_only_the_json_item_that_holds_it() -> None:
-    got = records(b'[{"id": "a"},\n {"id": "\xff"}, {"id": "c", "n\xc3": 1},\n {"id": "d"}]\n', "json")
+    got = records(b'[{"id": "a"},\n {"id": "\xff"}, {"id": "c", "n\xc3": 1},\n {"id": "d\xc3\xa9"}]\n', "json")
     assert [(line, item, error) for line, item, error in got] == [
         (1, {"id": "a"}, None), (2, None, "item is not valid UTF-8"), (2, None, "item is not valid UTF-8"),
-        (3, {"id": "d"}, None)]
+        (3, {"id": "d\u00e9"}, None)]
     got = records(b'\xef\xbb\xbf{"id": "a"}\n{"id": "b"} \xff\n{"id": "c"}\n', "json")  # objects one after another
     assert [(line, item) for line, item, _ in got] == [(1, {"id": "a"}), (2, {"id": "b"}), (2, None), (3, {"id": "c"})]
     # a YAML document is parsed whole: the file is one error record, at the byte's line
