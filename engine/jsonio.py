@@ -140,6 +140,9 @@ def problem(error: Exception, text: bytes) -> str:
         offset = int(position.group(1))
         if message.startswith("trailing characters"):
             offset -= 1  # the parser has read the first of them already
+            if text[:offset].rstrip(b" \t").endswith(b"\r"):  # JSON reads the CR as space
+                return ("invalid JSON: objects separated by a carriage return alone (CR); JSON lines end with "
+                        "LF or CR LF: convert the file's line endings")
         column = len(text[:offset].decode("utf-8", errors="replace")) + 1
         message = message[: position.start()] + f" at column {column}"
     return f"invalid JSON: {message}"

@@ -24,6 +24,11 @@ def test_jsonl_lines_blank_lines_and_bad_lines() -> None:
 def test_a_jsonl_error_names_the_column_where_the_problem_starts() -> None:
     assert records('{"id": 1} x\n{"id": 1 x}\n', "jsonl")[0][2] == "invalid JSON: trailing characters at column 11"
     assert records('{"id": 1 x}\n', "jsonl")[0][2] == "invalid JSON: expected ',' or '}' at column 10"
+    # lines ended by CR alone are one line to JSON lines: the error says why
+    (got,) = records('{"id": 1}\r{"id": 2}\r', "jsonl")
+    assert got[2] == ("invalid JSON: objects separated by a carriage return alone (CR); JSON lines end with LF or "
+                      "CR LF: convert the file's line endings")
+    assert [item for _, item, _ in records('{"id": 1}\r\n{"id": 2}\r\n', "jsonl")] == [{"id": 1}, {"id": 2}]
 
 
 def test_a_number_too_large_for_a_float_is_read_as_python_reads_json() -> None:
