@@ -793,6 +793,10 @@ def import_command(rule_list: str, items_path: str | None, sample: int, output: 
         click.echo(f"rulebook: some sample items hold null for '{name}', which Python's get() gives as None; "
                    "Rulebook counts null as missing, so the translation reads the value given for missing",
                    err=True)
+    for name in translation.null_members:
+        click.echo(f"rulebook: some sample items hold null for '{name}', which Python's '{name}' in item counts as "
+                   f"there; Rulebook counts null as missing, so the translation's has({name}) is false there",
+                   err=True)
 
 
 # -- helpers ----------------------------------------------------------------------------------------

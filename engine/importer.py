@@ -64,6 +64,9 @@ class Translation:
     # fields read by get() with a value for missing that some sample holds null for: Python's
     # get() gives None there, the translation (null counting as missing) that value
     null_defaults: tuple[str, ...] = ()
+    # fields tested with `'k' in item` that some sample holds null for: Python counts the key
+    # as there, the translation (has()) as missing
+    null_members: tuple[str, ...] = ()
 
     @property
     def unseen(self) -> tuple[str, ...]:
@@ -101,7 +104,8 @@ def translate(text: str, file: str, samples: Iterable[Any] = (), *, text_values:
     fields = {key for item in samples if isinstance(item, dict) for key in item}
     kinds = _SampleKinds(samples, text_values)
     defaulted: set[str] = set()
-    rules, reads = _reads(document, rules, fields, kinds, problems, defaulted)
+    members: set[str] = set()
+    rules, reads = _reads(document, rules, fields, kinds, problems, defaulted, members)
     if problems:
         raise PolicyError(_in_order(problems))
     inputs = [_declared(name, span, kinds, usage, problems) for name, (span, usage) in reads.items()]
@@ -111,8 +115,11 @@ def translate(text: str, file: str, samples: Iterable[Any] = (), *, text_values:
     declared = tuple(spec for spec in inputs if spec is not None)
     policy_text, rule_lines = _policy_text(document, rules, declared, hit, len(samples))
     _check(policy_text, file, rule_lines)
-    nulls = tuple(name for name in sorted(defaulted) if any(_holds_null(item, name.split(".")) for item in samples))
-    return Translation(policy_text, declared, len(samples), nulls)
+
+    def nulls(names: set[str]) -> tuple[str, ...]:
+        return tuple(name for name in sorted(names) if any(_holds_null(item, name.split(".")) for item in samples))
+
+    return Translation(policy_text, declared, len(samples), nulls(defaulted), nulls(members))
 
 
 def _holds_null(item: Any, path: list[str]) -> bool:
@@ -178,11 +185,13 @@ def _hit(document: Document, problems: list[Diagnostic]) -> str:
 
 
 def _reads(document: Document, rules: list[_Rule], fields: set[str], kinds: _SampleKinds,
-           problems: list[Diagnostic], defaulted: set[str]) -> tuple[list[_Rule], dict[str, tuple[Span, set[str]]]]:
+           problems: list[Diagnostic], defaulted: set[str],
+           members: set[str]) -> tuple[list[_Rule], dict[str, tuple[Span, set[str]]]]:
     """The rules with their expressions in Rulebook's words (see _Rewrite and _Truth), and
     every name they read, in order of first use: where it is first read, and the kinds of
     constant it is compared with (or "boolean" where it stands alone). The names read by
-    get() with a value for missing are added to `defaulted`."""
+    get() with a value for missing are added to `defaulted`, those tested with `'k' in item`
+    to `members`."""
     reads: dict[str, tuple[Span, set[str]]] = {}
 
     def expression(text: str, path: tuple[Any, ...]) -> str:
@@ -196,6 +205,7 @@ def _reads(document: Document, rules: list[_Rule], fields: set[str], kinds: _Sam
         rewrite = _Rewrite(fields)
         tree = rewrite.visit(tree)
         defaulted.update(rewrite.defaulted)
+        members.update(rewrite.members)
         forbidden = forbidden_syntax(tree)
         if forbidden is not None:  # told here: the names it binds are no inputs to type
             node, message, hint = forbidden
@@ -233,7 +243,7 @@ class _Rewrite(ast.NodeTransformer):
     """Python idioms a rule list may use, in Rulebook's words: `s.lower()` as `lower(s)` (and
     upper), `s.startswith('x')` and `s.endswith(('x', 'y'))` as `matches()` of an escaped
     pattern, `x is None` as `not has(x)`, `x is not None` as `has(x)`, `x is True` as
-    `x == True`, a field of a mapping,
+    `x == True`, `'k' in item` (item standing for the whole item) as `has(k)`, a field of a mapping,
     `service['tier']` or `service.get('tier')`, as the nested input `service.tier` (declared
     with its own type, so it is checked and read as fast as any other; `item['cost']`, where
     `item` is a usual name for the whole item and the samples hold `cost` but no `item`, as
@@ -247,6 +257,7 @@ class _Rewrite(ast.NodeTransformer):
         self.fields = fields  # the top-level fields of the sample items
         self.changed = False
         self.defaulted: set[str] = set()  # the names read by get() with a value for missing
+        self.members: set[str] = set()  # the names tested with `'k' in item`
 
     def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
         node.value = _through(node.value)
@@ -306,6 +317,13 @@ class _Rewrite(ast.NodeTransformer):
         if len(node.ops) != 1:
             return node
         left, right = node.left, node.comparators[0]
+        if (isinstance(node.ops[0], (ast.In, ast.NotIn)) and isinstance(right, ast.Name)
+                and right.id in _WHOLE_ITEM_NAMES and right.id not in self.fields and isinstance(left, ast.Constant)
+                and isinstance(left.value, str) and left.value in self.fields and left.value.isidentifier()
+                and not keyword.iskeyword(left.value)):
+            # `'owner' in item`, where item stands for the whole item, is whether it holds owner
+            self.members.add(left.value)
+            return self._changed(_has(ast.Name(left.value, ast.Load()), negated=isinstance(node.ops[0], ast.NotIn)))
         if (isinstance(node.ops[0], (ast.Is, ast.IsNot))
                 and any(isinstance(side, ast.Constant) and isinstance(side.value, bool) for side in (left, right))):
             # `flag is True` is `flag == True` where flag is true or false (the check refuses

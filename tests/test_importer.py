@@ -377,7 +377,8 @@ comparisons = st.one_of(
                      "float(cost) >= 7.5", "str(name) == 'vpn'", "owner is not None and str(owner) == 'ops'", "str(owner) != 'None'",
                      "funded is True", "funded is not False and count > 2", "meta.get('flag') is not True",
                      "owner == meta.get('owner')", "owner != meta.get('owner')", "owner in ('ops', None)",
-                     "owner not in ['dev', None]", "meta.get('owner') in (None,)", "name == owner", "owner != name"]),
+                     "owner not in ['dev', None]", "meta.get('owner') in (None,)", "name == owner", "owner != name",
+                     "'note' in item", "'note' not in item and count > 2", "'count' in item"]),
 )
 # the only builtins the rule lists call
 PYTHON_BUILTINS = {"len": len, "any": any, "all": all, "max": max, "int": int, "float": float, "str": str}
@@ -387,19 +388,19 @@ python_conditions = st.recursive(comparisons, lambda inner: st.one_of(
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(conditions=st.lists(python_conditions, min_size=1, max_size=4), samples=st.lists(st.fixed_dictionaries(FIELDS),
-                                                                                         min_size=1, max_size=12))
+@given(conditions=st.lists(python_conditions, min_size=1, max_size=4),
+       samples=st.lists(st.fixed_dictionaries(FIELDS, optional={"note": st.just("n")}), min_size=1, max_size=12))
 def test_a_translated_rule_list_decides_as_python_reads_it(conditions: list[str], samples: list[dict[str, Any]]) -> None:
     rules = "".join(f"  - id: r{number}\n    outcome: o{number % 2}\n    when: {json.dumps(condition)}\n"
                     for number, condition in enumerate(conditions, start=1))
     every_field = {"count": 1, "cost": 1.5, "name": "x", "funded": True, "tags": ["vip"],
-                   "meta": {"size": 1, "owner": "x", "inner": {"size": 1}, "flag": True}, "owner": "x"}  # the types
+                   "meta": {"size": 1, "owner": "x", "inner": {"size": 1}, "flag": True}, "owner": "x", "note": "x"}  # the types
     items = [{"id": number, **sample} for number, sample in enumerate(samples)]
     policy = engine.loads(translate("strategy: first_match\ndefault: none\nrules:\n" + rules, "rules.yaml",
                                     [every_field, *items]).text)
     for item, verdict in zip(items, policy.decide_many(items)):
         fired = [number for number, condition in enumerate(conditions, start=1)
-                 if eval(condition, {"__builtins__": PYTHON_BUILTINS, **item})]
+                 if eval(condition, {"__builtins__": PYTHON_BUILTINS, **item, "item": item})]
         assert (verdict.outcome, verdict.rule) == ((f"o{fired[0] % 2}", f"r{fired[0]}") if fired else ("none", None)), item
 
 
@@ -424,6 +425,21 @@ def test_a_null_where_get_gives_a_value_for_missing_is_pointed_out(write: Any, t
     assert written.exit_code == 0
     assert ("rulebook: some sample items hold null for 'meta.level', which Python's get() gives as None; Rulebook "
             "counts null as missing, so the translation reads the value given for missing\n") in written.stderr
+
+
+def test_a_key_tested_on_the_whole_item_is_whether_the_item_holds_it(write: Any, tmp_path: Path) -> None:
+    text = "default: none\nrules:\n  - {id: a, outcome: x, when: \"'owner' in item\"}\n  - {id: b, outcome: y, when: \"'team' not in item\"}\n"
+    translation = translate(text, "rules.yaml", [{"owner": "ann", "team": "ops"}, {"team": "dev"}])
+    policy = engine.loads(translation.text)
+    assert [rule.when.text for rule in policy.classification.rules] == ["has(owner)", "not has(team)"]
+    assert [d.rule for d in policy.decide_many([{"owner": "bo", "team": "x"}, {"team": "x"}, {}])] == ["a", None, "b"]
+    assert translation.null_members == ()
+    # a null Python counts as there, Rulebook as missing: pointed out
+    samples = write("items.jsonl", '{"owner": null, "team": "ops"}\n{"owner": "ann"}\n')
+    written = run("import", str(write("rules.yaml", text)), "--items", str(samples), "-o", str(tmp_path / "out.yaml"))
+    assert written.exit_code == 0
+    assert ("rulebook: some sample items hold null for 'owner', which Python's 'owner' in item counts as there; "
+            "Rulebook counts null as missing, so the translation's has(owner) is false there\n") in written.stderr
 
 
 def test_rules_may_name_their_parts_as_other_engines_do() -> None:
