@@ -884,11 +884,12 @@ def _open_items(path: str | None) -> IO[bytes]:
 
 def _check_id_field(path: str | None, input_format: str, id_field: str) -> None:
     """Say so where --id-field names a field the first item of a file does not carry (ids are
-    then null: a misspelt name, most likely). Only JSON lines and CSV, whose first item costs
-    no more than itself to read; only a field other than the default `id`."""
+    then null: a misspelt name, most likely). Only JSON lines, JSON and CSV, whose first item
+    costs little more than itself to read (YAML is parsed whole); only a field other than the
+    default `id`."""
     from .items import read_items
 
-    if id_field == "id" or path in (None, "-") or input_format not in ("jsonl", "csv"):
+    if id_field == "id" or path in (None, "-") or input_format not in ("jsonl", "json", "csv"):
         return
     try:
         with open(path, "rb") as stream:

@@ -147,6 +147,8 @@ def test_an_id_field_the_first_item_lacks_is_pointed_out(write, command: str) ->
     assert {record["id"] for record in jsonl(misspelt.stdout)} == {None}
     right = run(command, str(items), "--id-field", "number", "--format", "jsonl")
     assert "--id-field" not in right.stderr and [record["id"] for record in jsonl(right.stdout)] == ["INC1", "INC2"]
+    array = write("items.json", '[{"number": "INC1", "stage": "definition"},\n {"number": "INC2"}]\n')
+    assert "did you mean 'number'?" in run(command, str(array), "--id-field", "numbr", "--format", "jsonl").stderr
 
 
 def test_classify_with_an_invalid_policy_exits_1_and_writes_nothing(write) -> None:
