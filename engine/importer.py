@@ -242,7 +242,8 @@ def _reads(document: Document, rules: list[_Rule], fields: set[str], kinds: _Sam
 class _Rewrite(ast.NodeTransformer):
     """Python idioms a rule list may use, in Rulebook's words: `s.lower()` as `lower(s)` (and
     upper), `s.startswith('x')` and `s.endswith(('x', 'y'))` as `matches()` of an escaped
-    pattern, `x is None` as `not has(x)`, `x is not None` as `has(x)`, `x is True` as
+    pattern (and `s[:3] == 'SEC'`, `s[-2:] in ('EU', 'US')` with texts of the slice's length),
+    `x is None` as `not has(x)`, `x is not None` as `has(x)`, `x is True` as
     `x == True`, `'k' in item` (item standing for the whole item) as `has(k)`, a field of a mapping,
     `service['tier']` or `service.get('tier')`, as the nested input `service.tier` (declared
     with its own type, so it is checked and read as fast as any other; `item['cost']`, where
@@ -302,14 +303,9 @@ class _Rewrite(ast.NodeTransformer):
             return self._changed(ast.IfExp(_has(field), field, node.args[1]))
         if func.attr in ("startswith", "endswith") and len(node.args) == 1:
             argument = node.args[0]
-            texts = argument.elts if isinstance(argument, ast.Tuple) else [argument]
-            if all(isinstance(text, ast.Constant) and isinstance(text.value, str) for text in texts):
-                import re
-
-                choices = "|".join(re.escape(text.value) for text in texts)  # type: ignore[attr-defined]
-                choices = f"(?:{choices})" if len(texts) > 1 else choices
-                pattern = "^" + choices if func.attr == "startswith" else choices + "$"
-                return self._changed(ast.Call(ast.Name("matches", ast.Load()), [func.value, ast.Constant(pattern)], []))
+            texts = _texts(argument.elts if isinstance(argument, ast.Tuple) else [argument])
+            if texts is not None:
+                return self._changed(_affix(func.value, texts, at_start=func.attr == "startswith"))
         return node
 
     def visit_Compare(self, node: ast.Compare) -> ast.AST:
@@ -317,6 +313,24 @@ class _Rewrite(ast.NodeTransformer):
         if len(node.ops) != 1:
             return node
         left, right = node.left, node.comparators[0]
+        if isinstance(node.ops[0], (ast.Eq, ast.NotEq)) and _sliced(right) is not None:  # 'SEC' == s[:3]
+            left, right = right, left
+        sliced = _sliced(left)
+        if sliced is not None:
+            # `s[:3] == 'SEC'` is `s.startswith('SEC')` (and `s[-3:]` endswith) for a text of
+            # that length; a shorter one would equal a shorter s: left for the check to refuse
+            value, length, at_start = sliced
+            negated = isinstance(node.ops[0], (ast.NotEq, ast.NotIn))
+            if isinstance(node.ops[0], (ast.Eq, ast.NotEq)):
+                texts = _texts([right])
+            elif isinstance(node.ops[0], (ast.In, ast.NotIn)) and isinstance(right, (ast.Tuple, ast.List, ast.Set)):
+                texts = _texts(right.elts)
+            else:
+                texts = None
+            if texts and all(len(text) == length for text in texts):
+                affix = _affix(value, texts, at_start=at_start)
+                return self._changed(ast.UnaryOp(ast.Not(), affix) if negated else affix)
+            return node
         if (isinstance(node.ops[0], (ast.In, ast.NotIn)) and isinstance(right, ast.Name)
                 and right.id in _WHOLE_ITEM_NAMES and right.id not in self.fields and isinstance(left, ast.Constant)
                 and isinstance(left.value, str) and left.value in self.fields and left.value.isidentifier()
@@ -343,6 +357,35 @@ class _Rewrite(ast.NodeTransformer):
     def _changed(self, node: ast.AST) -> ast.AST:
         self.changed = True
         return node
+
+
+def _texts(nodes: list[ast.expr]) -> list[str] | None:
+    """The texts written as `nodes`, or None if any is not a text constant."""
+    if all(isinstance(node, ast.Constant) and isinstance(node.value, str) for node in nodes):
+        return [node.value for node in nodes]  # type: ignore[attr-defined]
+    return None
+
+
+def _affix(value: ast.AST, texts: list[str], *, at_start: bool) -> ast.Call:
+    """`matches(value, ...)` of a pattern: starts (or ends) with one of `texts`, as written."""
+    import re
+
+    choices = "|".join(re.escape(text) for text in texts)
+    choices = f"(?:{choices})" if len(texts) > 1 else choices
+    return ast.Call(ast.Name("matches", ast.Load()), [value, ast.Constant("^" + choices if at_start else choices + "$")], [])
+
+
+def _sliced(node: ast.AST) -> tuple[ast.AST, int, bool] | None:
+    """`s[:n]` as (s, n, True) and `s[-n:]` as (s, n, False), for n > 0; else None."""
+    if not (isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice) and node.slice.step is None):
+        return None
+    lower, upper = node.slice.lower, node.slice.upper
+    if lower is None and isinstance(upper, ast.Constant) and type(upper.value) is int and upper.value > 0:
+        return node.value, upper.value, True
+    if (upper is None and isinstance(lower, ast.UnaryOp) and isinstance(lower.op, ast.USub)
+            and isinstance(lower.operand, ast.Constant) and type(lower.operand.value) is int and lower.operand.value > 0):
+        return node.value, lower.operand.value, False
+    return None
 
 
 def _has(field: ast.AST, *, negated: bool = False) -> ast.AST:

@@ -378,7 +378,8 @@ comparisons = st.one_of(
                      "funded is True", "funded is not False and count > 2", "meta.get('flag') is not True",
                      "owner == meta.get('owner')", "owner != meta.get('owner')", "owner in ('ops', None)",
                      "owner not in ['dev', None]", "meta.get('owner') in (None,)", "name == owner", "owner != name",
-                     "'note' in item", "'note' not in item and count > 2", "'count' in item"]),
+                     "'note' in item", "'note' not in item and count > 2", "'count' in item",
+                     "name[:2] == 'vp'", "'ma' != name[:2]", "name[-2:] in ('pn', 'il')", "name[-1:] not in ['N']"]),
 )
 # the only builtins the rule lists call
 PYTHON_BUILTINS = {"len": len, "any": any, "all": all, "max": max, "int": int, "float": float, "str": str}
@@ -440,6 +441,24 @@ def test_a_key_tested_on_the_whole_item_is_whether_the_item_holds_it(write: Any,
     assert written.exit_code == 0
     assert ("rulebook: some sample items hold null for 'owner', which Python's 'owner' in item counts as there; "
             "Rulebook counts null as missing, so the translation's has(owner) is false there\n") in written.stderr
+
+
+def test_the_start_or_end_of_a_text_compared_with_a_text_of_its_length_is_a_pattern() -> None:
+    text = """\
+default: none
+rules:
+  - {id: a, outcome: x, when: "title[:3] == 'SEC' or 'OPS' == title[:3]"}
+  - {id: b, outcome: x, when: "code[-2:] in ('EU', 'US') and title[:1] != 'x'"}
+"""
+    policy = engine.loads(translate(text, "rules.yaml", [{"title": "SEC-1", "code": "1-EU"}]).text)
+    assert [rule.when.text for rule in policy.classification.rules] == [
+        "matches(title, '^SEC') or matches(title, '^OPS')", "matches(code, '(?:EU|US)$') and (not matches(title, '^x'))"]
+    items = [{"title": "SE", "code": "EU"}, {"title": "OPS-2", "code": "1"}, {"title": "x", "code": "2-US"},
+             {"title": "y", "code": "US"}, {"title": "y", "code": "EU\n"}]
+    assert [d.rule for d in policy.decide_many(items)] == ["b", "a", None, "b", None]
+    # a text of another length would equal a shorter one whole: not translated
+    with pytest.raises(PolicyError, match="slices are not allowed"):
+        translate("rules:\n  - {id: a, outcome: x, when: \"title[:3] == 'ab'\"}\n", "rules.yaml", [{"title": "ab"}])
 
 
 def test_rules_may_name_their_parts_as_other_engines_do() -> None:
