@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.items import format_for, read_items
 
@@ -195,6 +198,33 @@ def test_a_yaml_syntax_error_keeps_the_items_before_it() -> None:
     got = records("id: A\n---\nid: [B\n", "yaml")
     assert [(line, item) for line, item, _ in got] == [(1, {"id": "A"}), (4, None)]
     assert got[1][2] == "invalid YAML: did not find expected ',' or ']'"
+
+
+yaml_items = st.lists(st.fixed_dictionaries({
+    "id": st.integers(0, 999), "name": st.text("ab :-#'\"[]{}", max_size=6),
+    "tags": st.lists(st.integers(0, 9), max_size=3), "flag": st.booleans()}), min_size=1, max_size=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(items=yaml_items, flow=st.booleans(), place=st.floats(0, 1, exclude_max=True), column=st.integers(0, 12),
+       mark=st.sampled_from(["[", "{", "]", "}", ": x: y", "\t", "'", '"', "- [", " bad: x", "`", "&a *a", "*b"]))
+def test_after_a_yaml_syntax_error_the_items_before_it_are_read_as_written(
+        items: list[dict[str, object]], flow: bool, place: float, column: int, mark: str) -> None:
+    # whatever breaks the text at a line, the items that end before that line are decided as
+    # they were written, and none is read after the error
+    lines = yaml.safe_dump(items, sort_keys=False, default_flow_style=flow).splitlines(keepends=True)
+    broken = int(place * len(lines))
+    lines[broken] = lines[broken][:column] + mark + lines[broken][column:]
+    got = records("".join(lines), "yaml")
+    assert [line for line, _, _ in got] == sorted(line for line, _, _ in got)
+    stopped = [line for line, _, error in got if error and error.startswith("invalid YAML")]
+    if not stopped or flow:
+        return  # the text still reads as YAML (as written, it says something else), or one line holds all
+    starts = [number + 1 for number, line in enumerate(lines) if line.startswith("- ")]
+    whole = [item for item, following in zip(items, starts[1:]) if following <= broken]  # end before the line
+    decided = [(line, item) for line, item, error in got if error is None]
+    assert decided[:len(whole)] == list(zip(starts, whole))
+    assert all(line <= stopped[0] for line, _ in decided)
 
 
 def test_a_yaml_integer_longer_than_python_reads_is_an_error() -> None:
