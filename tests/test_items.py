@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 import yaml
@@ -57,6 +58,22 @@ def test_a_byte_that_is_not_utf8_rejects_only_the_json_item_that_holds_it() -> N
     # a YAML document is parsed whole: the file is one error record, at the byte's line
     assert records(b"- id: a\n- id: b\n- id: \xff\n", "yaml") == [
         (3, None, "input is not valid UTF-8 here; no item of the file is read")]
+
+
+@settings(max_examples=200, deadline=None)
+@given(items=st.lists(st.fixed_dictionaries({"id": st.integers(0, 99), "name": st.text("abé", min_size=1, max_size=4)}),
+                      min_size=1, max_size=6), spoilt=st.sets(st.integers(0, 5), max_size=3), one_a_line=st.booleans())
+def test_each_json_item_holding_a_byte_that_is_not_utf8_is_rejected_alone(
+        items: list[dict[str, object]], spoilt: set[int], one_a_line: bool) -> None:
+    # the items whose names hold a stray byte (Latin-1 where UTF-8 is due) are rejected, each in
+    # its place; every other item is read as written
+    parts = [json.dumps(item, ensure_ascii=False).encode() for item in items]
+    parts = [part.replace(b'"name": "', b'"name": "\xe9', 1) if number in spoilt else part
+             for number, part in enumerate(parts)]
+    text = b"[" + (b",\n" if one_a_line else b", ").join(parts) + b"]\n"
+    got = records(text, "json")
+    assert [(item, error) for _, item, error in got] == [
+        (None, "item is not valid UTF-8") if number in spoilt else (item, None) for number, item in enumerate(items)]
 
 
 def test_json_array_elements_with_their_lines() -> None:
