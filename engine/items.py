@@ -354,21 +354,17 @@ def _has_surrogates(text: str) -> bool:
 def read_yaml(stream: IO[bytes]) -> Iterator[ItemRecord]:
     """A YAML list of items (or one mapping per document); read whole, with line numbers.
 
-    A problem within an item (a key written twice, an unreadable value) rejects that item, in
-    its place; one that stopped the parse (a syntax error) is reported at its line, after the
-    items of the documents before it.
+    A problem within an item (a key written twice, an unreadable value, a byte that is not
+    UTF-8) rejects that item, in its place; one that stopped the parse (a syntax error) is
+    reported at its line, after the items that end before it.
     """
     import bisect
 
     from .loader import MAX_DEPTH, MAX_NODES, parse_documents
 
-    raw = stream.read()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        # a YAML document is parsed whole, so no item of the file is read
-        yield ItemRecord(raw.count(b"\n", 0, error.start) + 1, error="input is not valid UTF-8 here; no item of "
-                                                                       "the file is read")
+    text, stand_in = _with_stand_ins(stream.read())
+    if text is None:
+        yield ItemRecord(1, error="input is not valid UTF-8")
         return
     documents, problems = parse_documents(text, "<items>", listed=True)
     entries: list[tuple[int, Any]] = []  # (line, item) in input order
@@ -394,12 +390,42 @@ def read_yaml(stream: IO[bytes]) -> Iterator[ItemRecord]:
             found.setdefault(entry, []).append(problem.message + (f" (line {line})" if line != lines[entry] else ""))
         else:
             alone.append(ItemRecord(line, error=problem.message))
+    if stand_in is not None:
+        for index, (_, item) in enumerate(entries):
+            if _holds(item, stand_in):
+                found.setdefault(index, []).insert(0, "item is not valid UTF-8")
     records = [ItemRecord(line, item, error=_joined(found[index])) if index in found else ItemRecord(line, item)
                for index, (line, item) in enumerate(entries)]
     yield from sorted(records + alone, key=lambda record: record.line)
 
 
 _STOPPING = ("yaml-syntax", "yaml-too-large")  # problems that stand for all that follows them
+
+
+def _with_stand_ins(raw: bytes) -> tuple[str | None, str | None]:
+    """The text of a YAML file, each byte that is not UTF-8 replaced by a stand-in: a character
+    of the private use area the text does not hold, so that the items holding one can be told
+    (the file is parsed whole, and would otherwise be refused whole); and that character, or
+    None where every byte is UTF-8. (None, None) if every stand-in is taken."""
+    try:
+        return raw.decode("utf-8"), None
+    except UnicodeDecodeError:
+        text = raw.decode("utf-8", "surrogateescape")
+    stand_in = next((chr(code) for code in range(0xE000, 0xF900) if chr(code) not in text), None)
+    if stand_in is None:  # pragma: no cover - a file holding all 6,400 of them
+        return None, None
+    return _NOT_UTF8.sub(stand_in, text), stand_in
+
+
+def _holds(value: Any, char: str) -> bool:
+    """Whether a text in `value` (a key or a value, at any depth) holds `char`."""
+    if isinstance(value, str):
+        return char in value
+    if isinstance(value, dict):
+        return any(_holds(key, char) or _holds(inner, char) for key, inner in value.items())
+    if isinstance(value, list):
+        return any(_holds(inner, char) for inner in value)
+    return False
 
 
 def _joined(messages: list[str]) -> str:

@@ -55,9 +55,10 @@ def test_a_byte_that_is_not_utf8_rejects_only_the_json_item_that_holds_it() -> N
         (3, {"id": "d\u00e9"}, None)]
     got = records(b'\xef\xbb\xbf{"id": "a"}\n{"id": "b"} \xff\n{"id": "c"}\n', "json")  # objects one after another
     assert [(line, item) for line, item, _ in got] == [(1, {"id": "a"}), (2, {"id": "b"}), (2, None), (3, {"id": "c"})]
-    # a YAML document is parsed whole: the file is one error record, at the byte's line
-    assert records(b"- id: a\n- id: b\n- id: \xff\n", "yaml") == [
-        (3, None, "input is not valid UTF-8 here; no item of the file is read")]
+    # in YAML too, and where the byte is in a comment no item holds it
+    got = records(b"- id: a\n- id: b\n  name: caf\xe9  # \xff\n- id: c  # caf\xe9\n", "yaml")
+    assert [(line, error) for line, _, error in got] == [(1, None), (2, "item is not valid UTF-8"), (4, None)]
+    assert got[1][1]["id"] == "b" and got[2][1] == {"id": "c"}
 
 
 @settings(max_examples=200, deadline=None)
@@ -74,6 +75,17 @@ def test_each_json_item_holding_a_byte_that_is_not_utf8_is_rejected_alone(
     got = records(text, "json")
     assert [(item, error) for _, item, error in got] == [
         (None, "item is not valid UTF-8") if number in spoilt else (item, None) for number, item in enumerate(items)]
+    # the same items as a YAML list, block or flow style
+    entries = [yaml.safe_dump([item], sort_keys=False, allow_unicode=True, default_flow_style=one_a_line).encode()
+               for item in items]
+    entries = [entry.replace(b"name: ", b"name: \xe9", 1) if number in spoilt else entry
+               for number, entry in enumerate(entries)]
+    text = b"".join(entries) if not one_a_line else b"[" + b", ".join(entry.strip()[1:-1] for entry in entries) + b"]\n"
+    got = records(text, "yaml")
+    assert [error for _, _, error in got] == ["item is not valid UTF-8" if number in spoilt else None
+                                              for number in range(len(items))]
+    assert [item for number, (_, item, _) in enumerate(got) if number not in spoilt] == [
+        item for number, item in enumerate(items) if number not in spoilt]
 
 
 def test_json_array_elements_with_their_lines() -> None:
