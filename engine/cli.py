@@ -217,8 +217,8 @@ def _validation_summary(report: Any, nothing: bool = False) -> str:
 @click.option("--explain", "-e", "with_trace", is_flag=True,
               help="Attach the trace (every rule considered, each condition with its values) to each record.")
 @click.option("--jobs", "-j", type=click.IntRange(min=0), default=1, show_default=True,
-              help="Worker processes for a large JSONL input with JSONL output (0: one per CPU). "
-                   "The output is the same, in the same order.")
+              help="Worker processes for a large JSONL input with JSONL output (0: one per CPU; other "
+                   "formats run in one process). The output is the same, in the same order.")
 @click.option("--annotate", "-a", is_flag=True,
               help="Write each input item with 'outcome', 'rule' and 'because' added (JSONL or JSON), "
                    "e.g. to pipe into 'rulebook gate -'.")
@@ -255,9 +255,8 @@ def classify(items: str | None, policy_paths: tuple[str, ...], name: str | None,
     from .api import classifier_for
     from .items import format_for
 
-    if annotate and (with_trace or fmt in ("csv", "table") or jobs != 1):
-        _usage("--annotate writes items as JSONL or JSON in one process; it cannot be combined with --explain, "
-               "--format csv/table or --jobs")
+    if annotate and (with_trace or fmt in ("csv", "table")):
+        _usage("--annotate writes items as JSONL or JSON; it cannot be combined with --explain or --format csv/table")
     from .launch import cache_dir, remember, stamp
 
     paths = list(policy_paths) or [_default_policies()]
@@ -268,7 +267,7 @@ def classify(items: str | None, policy_paths: tuple[str, ...], name: str | None,
     fmt = fmt or ("table" if sys.stdout.isatty() and not annotate else "jsonl")
     input_format = format_for(items, input_format)
     _check_id_field(items, input_format, id_field)
-    workers = _workers(jobs, source, input_format, fmt)
+    workers = _workers(jobs, source, input_format, fmt, annotate)
     decider = policy.classifier
     if annotate:
         from .annotate import Annotator
@@ -279,12 +278,18 @@ def classify(items: str | None, policy_paths: tuple[str, ...], name: str | None,
                 policy.classification.outcome_names, workers, make_decider)
 
 
-def _workers(jobs: int, source: IO[bytes], input_format: str, fmt: str) -> int:
-    """How many worker processes to use: one for small inputs, where starting them costs more."""
+def _workers(jobs: int, source: IO[bytes], input_format: str, fmt: str, annotate: bool = False) -> int:
+    """How many worker processes to use: one for small inputs, where starting them costs more,
+    and (said on stderr) for anything but JSON lines in and out, which is all workers split."""
     if jobs == 1:
         return 1
-    if input_format != "jsonl" or fmt != "jsonl":
-        _usage("--jobs needs JSONL input and JSONL output")
+    names = {"json": "JSON", "csv": "CSV", "yaml": "YAML", "table": "table"}
+    alone = ("--annotate" if annotate else f"{names[input_format]} input" if input_format != "jsonl"
+             else f"{names[fmt]} output" if fmt != "jsonl" else None)
+    if alone is not None:
+        click.echo(f"rulebook: --jobs splits JSON lines in and out; with {alone} the items are decided in one process",
+                   err=True)
+        return 1
     from .stream import workers_for
 
     return workers_for(jobs, source)

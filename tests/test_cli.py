@@ -349,7 +349,7 @@ def test_classify_annotate_passes_a_line_that_holds_no_item_on_as_an_error_recor
     assert records[4] == {"id": "E", "outcome": "routine_ticket", "rule": None, "because": records[1]["because"]}
 
 
-@pytest.mark.parametrize("options", [["--format", "csv"], ["--format", "table"], ["--explain"], ["--jobs", "2"]])
+@pytest.mark.parametrize("options", [["--format", "csv"], ["--format", "table"], ["--explain"]])
 def test_classify_annotate_writes_only_json(policy: Path, options: list[str]) -> None:
     result = run("classify", "-", "-p", str(policy), "--annotate", *options, input="{}\n")
     assert result.exit_code == 2 and "--annotate" in result.stderr

@@ -206,11 +206,21 @@ def test_the_command_with_jobs_stops_quietly_when_the_reader_goes_away(tmp_path)
     assert "Error" not in stderr and "before the output was closed" in stderr
 
 
-def test_jobs_needs_jsonl_in_and_out() -> None:
+def test_jobs_split_jsonl_in_and_out_and_other_formats_run_in_one_process(tmp_path) -> None:
+    from .conftest import jsonl
     from .conftest import run as run_cli
 
-    result = run_cli("classify", "-", "--jobs", "2", "--format", "csv", input="{}\n")
-    assert result.exit_code == 2 and "--jobs needs JSONL" in result.stderr
+    items = '{"id": "A", "type": "incident"}\n{"id": "B", "type": "problem", "recurrence_90d": 7}\n'
+    alone = run_cli("classify", "-", "--jobs", "2", "--format", "csv", input=items)
+    assert alone.exit_code == 0 and alone.stdout == run_cli("classify", "-", "--format", "csv", input=items).stdout
+    assert ("rulebook: --jobs splits JSON lines in and out; with CSV output the items are decided in one process\n"
+            in alone.stderr)
+    (tmp_path / "items.csv").write_text("id,type\nA,incident\n")
+    assert "with CSV input the items" in run_cli("classify", str(tmp_path / "items.csv"), "--jobs", "2", "-f", "jsonl").stderr
+    annotated = run_cli("classify", "-", "--jobs", "0", "--annotate", input=items)
+    assert annotated.exit_code == 0 and "with --annotate the items are decided in one process" in annotated.stderr
+    assert [item["outcome"] for item in jsonl(annotated.stdout)] == ["routine_ticket", "process_improvement"]
+    assert "--jobs" not in run_cli("classify", "-", "--jobs", "2", "--format", "jsonl", input=items).stderr
 
 
 def test_jobs_start_workers_for_a_pipe_but_not_for_a_small_file(tmp_path) -> None:
