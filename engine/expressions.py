@@ -242,7 +242,8 @@ _BIN_SYMBOL = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Floo
 
 
 class ExpressionProblem(Exception):
-    """Stops checking one expression at its first structural problem (syntax, forbidden node)."""
+    """Stops checking one part of an expression at a structural problem (a forbidden operator or
+    call), or the whole expression where it is too deep or too long to check at all."""
 
     def __init__(self, diagnostic: Diagnostic):
         self.diagnostic = diagnostic
@@ -308,7 +309,7 @@ def _check(text: str, scope: Scope, locate: Locate, want_condition: bool) -> tup
             "compare it with something, e.g. x > 0",
         )
     if checker.problems:
-        return None, checker.problems
+        return None, sorted(checker.problems, key=_place)
     checked = Checked(
         text=stripped.rstrip(),
         tree=tree,
@@ -330,6 +331,11 @@ def _check(text: str, scope: Scope, locate: Locate, want_condition: bool) -> tup
                           checker.span(node), "every item that reaches it would be rejected; write the value it should have")
                for node, error in constant_failure(checked)]
     return (None, failing) if failing else (checked, [])
+
+
+def _place(diagnostic: Diagnostic) -> tuple[int, int]:
+    span = diagnostic.span
+    return (span.line, span.column) if span is not None else (0, 0)
 
 
 class _CharOffsets:
@@ -405,17 +411,33 @@ class _Checker:
             if nodes > MAX_EXPRESSION_NODES:
                 raise self.fatal(tree, "expression-too-long", f"expression has more than {MAX_EXPRESSION_NODES} parts",
                                  "split it into several conditions under all: or any:")
+        # every part the language lacks is named, but not the parts inside one (a lambda's body)
+        pending = [tree]
+        while pending:
+            node = pending.pop()
             forbidden = _FORBIDDEN.get(type(node))
             if forbidden is not None:
-                raise self.fatal(node, "forbidden-syntax", forbidden[0], forbidden[1])
+                self.problem(node, "forbidden-syntax", forbidden[0], forbidden[1])
+            else:
+                pending.extend(ast.iter_child_nodes(node))
 
     # -- dispatch
 
     def visit(self, node: ast.AST) -> Type:
-        method = getattr(self, "visit_" + type(node).__name__, None)
-        if method is None:
-            raise self.fatal(node, "forbidden-syntax", f"{_describe_node(node)} is not allowed in an expression")
-        result = method(node)
+        """The type of `node`. A part that cannot be checked further (a forbidden operator, a
+        method call) is a problem and stands for any value, so that the rest of the expression
+        is still checked and every problem in it reported at once; an expression with a problem
+        is never compiled."""
+        if type(node) in _FORBIDDEN:  # named by count()
+            return ANY
+        try:
+            method = getattr(self, "visit_" + type(node).__name__, None)
+            if method is None:
+                raise self.fatal(node, "forbidden-syntax", f"{_describe_node(node)} is not allowed in an expression")
+            result = method(node)
+        except ExpressionProblem as problem:
+            self.problems.append(problem.diagnostic)
+            result = ANY
         self.types[id(node)] = result
         return result
 
@@ -649,6 +671,8 @@ class _Checker:
             hint = f"write {method}(x) instead of x.{method}()" if method in FUNCTIONS else None
             raise self.fatal(node.func, "forbidden-syntax", "method calls are not allowed", hint)
         if not isinstance(node.func, ast.Name):
+            if type(node.func) in _FORBIDDEN:  # a lambda called: named once, by count()
+                return ANY
             raise self.fatal(node.func, "forbidden-syntax", "only the built-in functions can be called")
         name = node.func.id
         spec = FUNCTIONS.get(name)

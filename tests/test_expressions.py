@@ -160,6 +160,26 @@ def test_columns_count_characters_not_bytes() -> None:
     assert problem.span.column == SPAN.column + len("title == 'é' and ")
 
 
+def test_every_problem_of_an_expression_is_reported_at_once_in_order() -> None:
+    text = "[c for c in tags] == [] or count >> 2 or cuont > 1 or title.upper() == 'X' or count is 1"
+    checked, problems = check(text)
+    assert checked is None
+    assert [(p.code, p.message, p.span.column - SPAN.column) for p in problems] == [
+        ("forbidden-syntax", "comprehensions are not allowed", text.index("[c")),
+        ("forbidden-syntax", "operator '>>' is not allowed", text.index("count >>")),
+        ("unknown-name", "name 'cuont' is not a declared input", text.index("cuont")),
+        ("forbidden-syntax", "method calls are not allowed", text.index("title.upper")),
+        ("forbidden-syntax", "'is' is not allowed", text.index("count is")),
+    ]
+
+
+def test_a_forbidden_part_is_named_once_not_with_the_parts_inside_it() -> None:
+    (problem,) = check("(lambda: [x for x in tags])() == 1")[1]
+    assert problem.message == "lambda expressions are not allowed"
+    # the limits on size stop the check as a whole: nothing in an expression too long is read
+    assert codes(" or ".join(["count >> 1"] * 600)) == ["expression-too-long"]
+
+
 def test_reads_and_presence_are_recorded_in_order() -> None:
     checked, _ = check("has(cost) and count > 1 and lower(title) == 'x' and count < 9")
     assert checked.reads == ("count", "title")
