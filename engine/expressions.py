@@ -560,6 +560,8 @@ class _Checker:
 
     def visit_Subscript(self, node: ast.Subscript) -> Type:
         base = self.visit(node.value)
+        if type(node.slice) in _FORBIDDEN:  # a slice, named by count(): what it gives is unknown
+            return ANY
         key = self.visit(node.slice)
         if base.kind == "any":
             return ANY

@@ -176,8 +176,32 @@ def test_every_problem_of_an_expression_is_reported_at_once_in_order() -> None:
 def test_a_forbidden_part_is_named_once_not_with_the_parts_inside_it() -> None:
     (problem,) = check("(lambda: [x for x in tags])() == 1")[1]
     assert problem.message == "lambda expressions are not allowed"
+    # nor with what a part built on it would be: a slice's value is unknown, not a list's item
+    assert [p.message for p in check("tags[0:1] == []")[1]] == ["slices are not allowed"]
     # the limits on size stop the check as a whole: nothing in an expression too long is read
     assert codes(" or ".join(["count >> 1"] * 600)) == ["expression-too-long"]
+
+
+CONDITIONS = [  # each true or false, some with one or two problems of their own
+    "count > 1", "type == 'incident'", "has(owner.team)", "matches(title, '^a')", "cuont > 1",
+    "count >> 2 == 1", "title.upper() == 'X'", "count is 1", "[c for c in tags] == []", "(lambda: 1)() == 1",
+    "has(x.y())", "len(*tags) > 1", "round(cost, ndigits=2) > 1", "tags[0:1] == [] and cost | 1 > 0",
+    "days_since(opened.x()) > 3", "foo(count) > 1", "criticality == 'critcal'", "owner[title.strip()] == 1",
+    "(count if funded.x() else cost) > 1", "-(~count) > 1 or zz",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=st.lists(st.sampled_from(CONDITIONS), min_size=1, max_size=5))
+def test_an_expression_reports_the_problems_of_each_of_its_parts_in_order(parts: list[str]) -> None:
+    text = " or ".join(f"({part})" for part in parts)
+    expected = []
+    for index, part in enumerate(parts):
+        offset = len(" or ".join(f"({p})" for p in parts[:index])) + (4 if index else 0) + 1
+        expected += [(p.code, p.message, p.hint, p.span.column + offset) for p in check(part)[1]]
+    checked, problems = check(text)
+    assert [(p.code, p.message, p.hint, p.span.column) for p in problems] == expected
+    assert (checked is None) == bool(expected)
 
 
 def test_reads_and_presence_are_recorded_in_order() -> None:
