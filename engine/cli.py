@@ -405,7 +405,7 @@ def lint(paths: tuple[str, ...], fmt: str, timeout_ms: int, quiet: bool) -> None
       rulebook lint demand.yaml --format json
 
     Exit status 0 when there is no error finding, 1 when there is (or a policy is invalid, or a
-    folder given holds no policy), 2 when the solver is not installed.
+    folder given holds no policy), 2 when the solver is not installed or a path does not exist.
     """
     from .lint import SolverMissing, lint_policy_set
     from .render import finding_record, format_findings
@@ -839,6 +839,10 @@ def _checked_policy(paths: list[str], name: str | None, which: str, done: str,
     from .render import format_diagnostics
     from .validate import check_paths
 
+    # a path that is not there is a mistake in the command, as a missing items file is
+    absent = next((path for path in paths if not os.path.exists(path)), None)
+    if absent is not None:
+        _usage(f"no such policy file or folder '{absent}'")
     report = check_paths(paths, names)
     if report.errors or report.policy_set is None:
         click.echo(format_diagnostics(report.errors, report.sources), err=True)

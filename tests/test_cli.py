@@ -167,8 +167,21 @@ def test_classify_with_an_invalid_policy_exits_1_and_writes_nothing(write) -> No
 ])
 def test_usage_errors_exit_2(args: list[str]) -> None:
     result = run(*args, input="")
-    assert result.exit_code in (1, 2)
-    assert result.exit_code == (1 if "no/such/folder" in args else 2)
+    assert result.exit_code == 2
+
+
+@pytest.mark.parametrize("args", [
+    ["classify", "-", "--policy", "no/such.yaml"],
+    ["gate", "-", "-p", "no/such.yaml"],
+    ["explain", "-", "-p", str(POLICIES), "-p", "no/such.yaml"],
+    ["diff", str(POLICIES), "no/such.yaml", "--items", "-"],
+    ["diff", "no/such.yaml", str(POLICIES), "--items", "-"],
+    ["lint", str(POLICIES), "no/such.yaml"],
+])
+def test_a_policy_path_that_is_not_there_is_a_usage_error(args: list[str]) -> None:
+    result = run(*args, input='{"id": 1}\n')
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "rulebook: no such policy file or folder 'no/such.yaml'" in result.stderr
 
 
 def test_choosing_among_several_policies(write) -> None:
