@@ -848,6 +848,12 @@ def _checked_policy(paths: list[str], name: str | None, which: str, done: str,
         click.echo(format_diagnostics(report.errors, report.sources), err=True)
         click.echo(f"rulebook: {which} is invalid ({counted(len(report.errors), 'error')}); {done}", err=True)
         return None
+    passed_over = [warning for warning in report.warnings
+                   if warning.span is None or warning.span.file not in report.policy_set.rule_lists]
+    if not report.policy_set.policies and passed_over:
+        # nothing to decide with: say why each file was passed over (the usage error that
+        # follows names the rule lists written for another engine, with the command for them)
+        click.echo(format_diagnostics(passed_over, report.sources), err=True)
     return Policy(report.policy_set, name, as_of)
 
 

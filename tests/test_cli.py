@@ -170,6 +170,18 @@ def test_usage_errors_exit_2(args: list[str]) -> None:
     assert result.exit_code == 2
 
 
+def test_a_policy_path_holding_no_policy_says_why_each_file_was_passed_over(write) -> None:
+    other = write("other.yaml", "a: 1\n")
+    result = run("classify", "-", "-p", str(other), input='{"id": 1}\n')
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.startswith(f"{other}:1:1: warning: not a Rulebook document")
+    assert "rulebook: the policy set holds no classification policy\n" in result.stderr
+    rule_list = write("rules.yaml", "rules:\n  - {id: a, when: x > 1}\n")
+    result = run("classify", "-", "-p", str(rule_list), input='{"id": 1}\n')
+    assert result.exit_code == 2 and result.stderr.count(f"rulebook import {rule_list}") == 1  # said once
+    assert "warning" not in result.stderr
+
+
 @pytest.mark.parametrize("args", [
     ["classify", "-", "--policy", "no/such.yaml"],
     ["gate", "-", "-p", "no/such.yaml"],
