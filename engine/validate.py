@@ -134,6 +134,10 @@ def check_paths(paths: list[str] | tuple[str, ...], names: dict[str, str] | None
         docs, problems = read_file(path, shown)
         diagnostics.extend(problems)
         documents.extend(docs)
+        if not problems and all(document.data is None for document in docs):
+            diagnostics.append(Diagnostic("not-a-policy", "the file is empty or holds only comments; skipped",
+                                          Span(shown, 1, 1), "a policy starts with 'rulebook: 1' and 'kind: "
+                                          "classification' (or 'kind: gates')", severity="warning"))
         if docs:
             sources[shown] = docs[0].text
         elif problems:

@@ -176,6 +176,11 @@ def test_a_policy_path_holding_no_policy_says_why_each_file_was_passed_over(writ
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr.startswith(f"{other}:1:1: warning: not a Rulebook document")
     assert "rulebook: the policy set holds no classification policy\n" in result.stderr
+    empty = write("empty.yaml", "# nothing yet\n")
+    result = run("classify", "-", "-p", str(empty), input='{"id": 1}\n')
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"{empty}:1:1: warning: the file is empty or holds only comments; skipped")
+    assert run("validate", str(empty)).exit_code == 0  # a commit hook may hand over any YAML file
     rule_list = write("rules.yaml", "rules:\n  - {id: a, when: x > 1}\n")
     result = run("classify", "-", "-p", str(rule_list), input='{"id": 1}\n')
     assert result.exit_code == 2 and result.stderr.count(f"rulebook import {rule_list}") == 1  # said once
