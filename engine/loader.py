@@ -10,6 +10,8 @@ a policy is: later stages ask a `Document` for the span of a path.
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -26,8 +28,9 @@ Path = tuple[str | int, ...]
 # A document may not expand (through aliases) to more nodes than this, nor nest deeper.
 MAX_NODES = 1_000_000
 MAX_DEPTH = 200
-
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Lists and mappings nested more deeply than this stop the parse (a syntax error), as libyaml
+# 0.2.6 and newer has it; what is deeper than MAX_DEPTH but within this is refused on its own.
+MAX_NESTING = 1000
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
 _SCALAR_TAGS = {
     "tag:yaml.org,2002:str": _CONSTRUCTOR.construct_yaml_str,
@@ -220,7 +223,7 @@ def parse_documents(text: str, file: str, listed: bool = False) -> tuple[list[Do
     try:
         index = 0
         while loader.check_node():
-            node = loader.get_node()
+            node = _composed(loader.get_node)
             builder = _Builder(file)
             try:
                 if listed and isinstance(node, yaml.SequenceNode):
@@ -273,9 +276,14 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
             yaml.parser.Parser.__init__(self)
 
 
-class _ListComposer(_EventParser, Composer, Resolver):  # type: ignore[misc]
-    """libyaml's events composed in Python, keeping the root of the document being composed, so
-    that the entries of a list composed before a syntax error can still be read."""
+class _PythonComposer(_EventParser, Composer, Resolver):  # type: ignore[misc]
+    """libyaml's events (or PyYAML's own parser's) composed in Python.
+
+    It keeps the root of the document being composed, so that the entries of a list composed
+    before a syntax error can still be read; and it stops at MAX_NESTING levels, as libyaml
+    0.2.6 does, so that a document is read alike whichever parser there is. (An older libyaml
+    composes in C, once a level, and a document nested deeply enough overflows its stack.)
+    """
 
     check_node = Composer.check_node
     get_node = Composer.get_node
@@ -285,11 +293,43 @@ class _ListComposer(_EventParser, Composer, Resolver):  # type: ignore[misc]
         Composer.__init__(self)
         Resolver.__init__(self)
         self.root: yaml.Node | None = None
+        self.depth = 0
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
         if self.root is None and parent is not None:
             self.root = parent
-        return Composer.compose_node(self, parent, index)
+        if not self.check_event(yaml.SequenceStartEvent, yaml.MappingStartEvent):  # libyaml matches the class exactly
+            return Composer.compose_node(self, parent, index)
+        if self.depth == MAX_NESTING:
+            raise yaml.composer.ComposerError(None, None, "exceeded maximum nesting depth", self.peek_event().start_mark)
+        self.depth += 1
+        try:
+            return Composer.compose_node(self, parent, index)
+        finally:
+            self.depth -= 1
+
+
+def _composed(call: Callable[[], Any]) -> Any:
+    """`call()`, composing with `_PythonComposer`: with room for MAX_NESTING levels of its
+    recursion (three frames a level), however deep the caller is."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(limit + 3 * MAX_NESTING + 100)
+    try:
+        return call()
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def _libyaml_limits_nesting() -> bool:
+    try:
+        from yaml import _yaml
+    except ImportError:
+        return False
+    return tuple(_yaml.get_version()) >= (0, 2, 6)
+
+
+# libyaml's own composer where it bounds nesting itself (fast); else the one above
+_LOADER: Any = yaml.CSafeLoader if _libyaml_limits_nesting() else _PythonComposer
 
 
 def _entries_before(text: str, index: int, error: yaml.MarkedYAMLError) -> tuple[yaml.SequenceNode, list[yaml.Node]] | None:
@@ -298,15 +338,15 @@ def _entries_before(text: str, index: int, error: yaml.MarkedYAMLError) -> tuple
     mark = error.problem_mark or error.context_mark
     if mark is None:  # pragma: no cover - libyaml marks every problem
         return None
-    composer = _ListComposer(text)
+    composer = _PythonComposer(text)
     try:
         for _ in range(index + 1):
             composer.root = None
             if not composer.check_node():
                 return None
-            composer.get_node()
+            _composed(composer.get_node)
         return None
-    except (yaml.YAMLError, RecursionError):  # Python's stack may give out before libyaml's depth limit
+    except yaml.YAMLError:
         root = composer.root
     finally:
         composer.dispose()

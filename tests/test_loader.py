@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine import loader
 from engine.loader import discover, parse_documents
+
+ROOT = Path(__file__).resolve().parent.parent
+# libyaml's composer where it bounds nesting itself (0.2.6 on), and the one composing its events
+# in Python that stands in for it otherwise: a document must read alike with either
+COMPOSERS = pytest.mark.parametrize("composer", [loader._LOADER, loader._PythonComposer], ids=["chosen", "python"])
 
 
 def test_values_and_spans_are_recorded_by_path() -> None:
@@ -144,3 +157,71 @@ def test_an_alias_bomb_and_an_anchor_within_itself_are_refused_before_anything_i
         assert problems[0].hint.endswith("an alias (*name) counts as all it stands for")
     (document,), problems = parse_documents("a: &x [1, 2]\nb: *x\nc: *x\n", "p.yaml")
     assert problems == [] and document.data == {"a": [1, 2], "b": [1, 2], "c": [1, 2]}
+
+
+# (text, listed) -> what is read: documents' data and each problem's code, message and place
+DEEP = {
+    "flow, 100,000 levels": ("[" * 100_000, False),
+    "flow, 1,001 levels": ("a: " + "[" * 1000 + "]" * 1000 + "\n", False),
+    "flow, 1,000 levels": ("a: " + "[" * 999 + "]" * 999 + "\n", False),
+    "block, 1,001 levels": ("".join("  " * i + "k:\n" for i in range(1001)) + "  " * 1001 + "x\n", False),
+    "an item 1,500 levels deep": ("- id: A\n- " + "- " * 1500 + "x\n- id: C\n", True),
+    "an item 500 levels deep": ("- id: A\n- " + "- " * 500 + "x\n- id: C\n", True),
+    "an item 100,000 levels deep": ("- id: A\n- " + "{a: " * 100_000 + "\n", True),
+}
+
+
+def _read(text: str, listed: bool) -> tuple[list, list]:
+    documents, problems = parse_documents(text, "p.yaml", listed)
+    return [d.data for d in documents], [(p.code, p.message, p.span.line, p.span.column) for p in problems]
+
+
+@COMPOSERS
+def test_nesting_beyond_the_limit_stops_the_parse_and_deep_entries_are_refused_alone(composer, monkeypatch) -> None:
+    # an older libyaml composed in C, once a level: 100,000 levels overflowed its stack (a crash)
+    monkeypatch.setattr(loader, "_LOADER", composer)
+    stop = "invalid YAML: exceeded maximum nesting depth"
+    assert _read(*DEEP["flow, 100,000 levels"])[1] == [("yaml-syntax", stop, 1, 1001)]
+    assert _read(*DEEP["flow, 1,001 levels"]) == ([], [("yaml-syntax", stop, 1, 1003)])
+    assert _read(*DEEP["flow, 1,000 levels"])[1][0][:2] == ("yaml-too-large", "document is too large or too deeply nested")
+    # libyaml 0.2.6 counts a block's levels in its scanner, and stops a level sooner than this
+    data, ((code, message, line, _),) = _read(*DEEP["block, 1,001 levels"])
+    assert data == [] and (code, message) == ("yaml-syntax", stop) and line in (1000, 1001)
+    # in a list of items: deeper than the limit stops there; within it, only that item is refused
+    data, ((code, message, line, column),) = _read(*DEEP["an item 1,500 levels deep"])
+    assert data == [[{"id": "A"}]] and (code, message, line) == ("yaml-syntax", f"{stop} (no item from line 2 on is read)", 2)
+    assert column in (1999, 2001)
+    assert _read(*DEEP["an item 500 levels deep"]) == (
+        [[{"id": "A"}, None, {"id": "C"}]], [("yaml-too-large", "entry is too large or too deeply nested", 2, 3)])
+    data, problems = _read(*DEEP["an item 100,000 levels deep"])
+    assert data == [[{"id": "A"}]] and problems[0][1].endswith("(no item from line 2 on is read)")
+
+
+def test_both_composers_read_the_shipped_policies_and_examples_alike(monkeypatch) -> None:
+    files = sorted(str(path) for folder in ("policies", "examples") for path in (ROOT / folder).rglob("*.yaml"))
+    assert len(files) >= 5
+    read = []
+    for composer in (loader._LOADER, loader._PythonComposer):
+        monkeypatch.setattr(loader, "_LOADER", composer)
+        read.append([loader.read_file(file) for file in files])
+    assert read[0] == read[1]
+
+
+def test_without_libyaml_deep_documents_are_read_as_with_it() -> None:
+    # PyYAML built without libyaml parses in Python: the same limit holds, and nothing crashes
+    script = (
+        "import json, sys\n"
+        "sys.modules['yaml._yaml'] = None\n"
+        "from engine import loader\n"
+        "from tests.test_loader import DEEP, _read\n"
+        "assert loader._LOADER is loader._PythonComposer\n"
+        "print(json.dumps({name: _read(*case) for name, case in DEEP.items() if len(case[0]) < 10_000}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
+    without = json.loads(done.stdout)
+    assert len(without) == 4  # the 100,000 levels take PyYAML's own scanner seconds
+    for name, (data, problems) in without.items():
+        case = DEEP[name]
+        expected_data, expected_problems = json.loads(json.dumps(_read(*case)))
+        # the places differ by a column or a line: PyYAML's parser marks a block a character sooner
+        assert data == expected_data and [p[:2] for p in problems] == [p[:2] for p in expected_problems], name
