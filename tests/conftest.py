@@ -86,7 +86,11 @@ def run(*args: str, input: str | bytes | None = None) -> Result:
     """Run the rulebook command in-process; stdout and stderr are kept apart."""
     from engine.cli import cli
 
-    return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+    try:
+        runner = CliRunner(mix_stderr=False)  # click 8.1 mixes stderr into stdout unless told
+    except TypeError:
+        runner = CliRunner()  # click 8.2 on keeps them apart, and has no such option
+    return runner.invoke(cli, list(args), input=input, catch_exceptions=False)
 
 
 def shell_environment(bin_dir: Path) -> dict[str, str]:
