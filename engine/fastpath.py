@@ -18,6 +18,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from . import jsonio
 from .items import MAX_RECORD_BYTES
+from .jsonio import SHORTEST_TOO_DEEP, may_nest_too_deeply
 from .stream import keep_buffers_in_heap
 
 if TYPE_CHECKING:
@@ -69,8 +70,8 @@ class JsonlLane:
         for raw in source:
             number += 1
             try:
-                if len(raw) > MAX_RECORD_BYTES:
-                    raise ValueError("too long")
+                if len(raw) >= SHORTEST_TOO_DEEP and (len(raw) > MAX_RECORD_BYTES or may_nest_too_deeply(raw)):
+                    raise ValueError("too long, or maybe nested too deeply")
                 record = decode(raw)
                 result = decide(record)
                 tail = tails.get(result)
@@ -90,7 +91,7 @@ class JsonlLane:
     def careful(self, raw: bytes, number: int, parts: list[bytes], tally: Any) -> None:
         """Write line `number` as the general path does (nothing for a blank line): decided
         here where the second decoder reads it (see jsonio.lax_record_decoder)."""
-        if self.decode_lax is not None and len(raw) <= MAX_RECORD_BYTES:
+        if self.decode_lax is not None and len(raw) <= MAX_RECORD_BYTES and not may_nest_too_deeply(raw):
             try:
                 record = self.decode_lax(raw)
                 result = self.decide(record)
@@ -174,8 +175,8 @@ class MappingLane(JsonlLane):
         for raw in source:
             number += 1
             try:
-                if len(raw) > MAX_RECORD_BYTES:
-                    raise ValueError("too long")
+                if len(raw) >= SHORTEST_TOO_DEEP and (len(raw) > MAX_RECORD_BYTES or may_nest_too_deeply(raw)):
+                    raise ValueError("too long, or maybe nested too deeply")
                 item = decode(raw)
                 if trace:
                     decision = classify(item, trace=True)

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
-from .jsonio import HALF_SURROGATE, NESTED_TOO_DEEPLY, depth_within, nested
+from .jsonio import HALF_SURROGATE, NESTED_TOO_DEEPLY, deeper_than_allowed, nested
 
 FORMATS = ("jsonl", "json", "csv", "yaml")
 MAX_RECORD_BYTES = 16 * 1024 * 1024  # one item may not be larger than this
@@ -225,8 +225,6 @@ class _TextBuffer:
                     value, end = decoder.raw_decode(self.buffer, self.position)
                 except RecursionError:
                     value, end = nested(lambda at: decoder.raw_decode(self.buffer, at), self.position)
-                    if not depth_within(value):
-                        raise
             except RecursionError:
                 return None, NESTED_TOO_DEEPLY
             except ValueError as error:
@@ -236,6 +234,8 @@ class _TextBuffer:
             # a number cut off at the end of the buffer would decode short: read on to be sure
             if end >= len(self.buffer) and not self.eof and self.fill():
                 continue
+            if deeper_than_allowed(value, self.buffer, self.position, end):
+                return None, NESTED_TOO_DEEPLY
             if self.escaped and _NOT_UTF8.search(self.buffer, self.position, end):
                 self.advance(end - self.position)
                 return None, "item is not valid UTF-8"

@@ -27,6 +27,7 @@ REQUIRED: Any = msgspec.NODEFAULT  # a record field the item must carry
 # RecursionError: a value nested more deeply than the parser's recursion allows (see `nested`)
 DecodeError = (ValueError, msgspec.DecodeError, RecursionError)
 MAX_NESTING = 1000  # levels of lists and objects in an item, about
+SHORTEST_TOO_DEEP = 2 * (MAX_NESTING + 1)  # characters: the brackets that open and close each level
 NESTED_TOO_DEEPLY = f"nested too deeply: an item may hold lists and objects {MAX_NESTING:,} levels deep at most"
 
 
@@ -65,16 +66,35 @@ def decode_item(text: bytes | str) -> Any:
     """`decode` for an item of the general path: an item nested up to MAX_NESTING levels deep
     is read wherever this is called from, one nested more deeply never (RecursionError)."""
     try:
-        return decode(text)
+        value = decode(text)
     except RecursionError:
         value = nested(decode, text)
-        if not depth_within(value):
-            raise
-        return value
     except msgspec.DecodeError as error:
         if "out of range" not in str(error):
             raise
-        return _decode_wide(text, error)
+        value = _decode_wide(text, error)
+    if deeper_than_allowed(value, text):
+        raise RecursionError
+    return value
+
+
+def deeper_than_allowed(value: Any, text: bytes | str, start: int = 0, end: int | None = None) -> bool:
+    """Whether `value`, parsed from `text[start:end]`, holds lists and objects more than
+    MAX_NESTING levels deep; measured only where `may_nest_too_deeply` says it can."""
+    return may_nest_too_deeply(text, start, end) and not depth_within(value)
+
+
+def may_nest_too_deeply(text: bytes | str, start: int = 0, end: int | None = None) -> bool:
+    """Whether `text[start:end]` holds brackets enough to nest lists and objects more than
+    MAX_NESTING levels deep: a count in C, and none for a text shorter than two brackets a
+    level, so that the usual item pays next to nothing. (From Python 3.12 on the parsers'
+    recursion is bounded by the interpreter's own C stack, not by the recursion limit `nested`
+    sets: that they did not run out of room no longer says how deep a value is.)"""
+    end = len(text) if end is None else end
+    if end - start < SHORTEST_TOO_DEEP:
+        return False
+    square, curly = (b"[", b"{") if isinstance(text, bytes) else ("[", "{")
+    return text.count(square, start, end) + text.count(curly, start, end) > MAX_NESTING
 
 
 def _decode_wide(text: bytes | str, error: Exception) -> Any:
@@ -97,7 +117,7 @@ def _decode_wide(text: bytes | str, error: Exception) -> Any:
         value = json.loads(text, parse_constant=constant, parse_int=integer)
     except RecursionError:
         value = nested(lambda line: json.loads(line, parse_constant=constant, parse_int=integer), text, frames=3)
-    if not isinstance(value, dict) or not depth_within(value):
+    if not isinstance(value, dict):
         raise error
     return value
 

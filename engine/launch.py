@@ -361,6 +361,9 @@ def _classify(entry: dict[str, Any], items: str, quiet: bool, policy_paths: list
     sys.exit(0)
 
 
+_SHORTEST_TOO_DEEP = 2002  # jsonio.SHORTEST_TOO_DEEP, without importing its JSON library
+
+
 def _decide_all(entry: dict[str, Any], data: bytes) -> tuple[bytes, dict[str, int]] | None:
     """The JSONL records and the count per outcome, or None if a line needs the full path."""
     import json
@@ -384,6 +387,8 @@ def _decide_all(entry: dict[str, Any], data: bytes) -> tuple[bytes, dict[str, in
             continue
         if b"\\ud" in raw or b"\\uD" in raw:
             return None  # surrogate escapes: the full path's decoder is the judge
+        if len(raw) >= _SHORTEST_TOO_DEEP:
+            return None  # brackets enough to be nested too deeply: the full path measures it
         try:
             item = decoder.decode(raw.decode("utf-8"))
             result = decide(item)

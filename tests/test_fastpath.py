@@ -326,3 +326,24 @@ def test_random_policies_write_the_same_lines_on_the_lane_as_on_the_general_path
         item.update(dict.fromkeys(nulls))  # null counts as absent
     fast, general = both_paths(shaped, b"".join(json.dumps(item).encode() + b"\n" for item in samples), trace=trace)
     assert fast == general
+
+
+@pytest.mark.parametrize("trace", [False, True])
+def test_an_item_nested_more_deeply_than_items_may_be_is_rejected_in_the_lane_too(trace: bool) -> None:
+    # from Python 3.12 on, the parsers no longer run out of room at 1,000 levels: the engine
+    # measures how deep a line with brackets enough may be, on any Python, in any lane
+    base = '{"id": "ID", "kind": "incident", "count": 1, "cost": 1, "note": "y", "extra": EXTRA}'
+    extras = {
+        "999 lists deep": "[" * 999 + "]" * 999,  # with the item, 1,000 levels: allowed
+        "1,000 lists deep": "[" * 1000 + "]" * 1000,
+        "5,000 lists deep": "[" * 5000 + "]" * 5000,
+        "1,001 lists side by side": "[" + ", ".join(["[]"] * 1001) + "]",
+        "brackets in a text": '"' + "[{" * 3000 + '"',
+    }
+    data = "\n".join(base.replace("ID", name).replace("EXTRA", extra) for name, extra in extras.items()).encode()
+    lane, general = both_paths(policy(), data, trace=trace)
+    assert lane == general
+    records = [json.loads(line) for line in lane[0].splitlines()]
+    too_deep = "nested too deeply: an item may hold lists and objects 1,000 levels deep at most"
+    assert [record.get("error") for record in records] == [None, too_deep, too_deep, None, None]
+    assert [record.get("outcome") for record in records] == ["c", None, None, "c", "c"]

@@ -378,3 +378,10 @@ def test_ctrl_c_stops_the_command_with_the_status_a_shell_gives_it(monkeypatch, 
     finally:
         signal.signal(signal.SIGINT, previous)
     assert stopped.value.code == 130 and capsys.readouterr().err == "\nrulebook: interrupted\n"
+
+
+def test_the_quick_start_passes_a_line_long_enough_to_be_nested_too_deeply_on() -> None:
+    # it does not import the JSON library that says how long such a line is: the two must agree
+    from engine import jsonio
+
+    assert launch._SHORTEST_TOO_DEEP == jsonio.SHORTEST_TOO_DEEP
