@@ -31,10 +31,10 @@ SHORTEST_TOO_DEEP = 2 * (MAX_NESTING + 1)  # characters: the brackets that open 
 NESTED_TOO_DEEPLY = f"nested too deeply: an item may hold lists and objects {MAX_NESTING:,} levels deep at most"
 
 
-def nested(call: Callable[[Any], Any], value: Any, frames: int = 1) -> Any:
-    """`call(value)` (a parse or an encoding) with room for more than MAX_NESTING levels of
+def nested(call: Callable[[Any], Any], value: Any, frames: int = 1, levels: int = MAX_NESTING) -> Any:
+    """`call(value)` (a parse or an encoding) with room for more than `levels` levels of
     recursion of `frames` frames each, however deep the caller is; called after a plain call
-    ran out of room.
+    ran out of room, or where a call recurses in Python once a level (YAML's composer).
 
     The parsers recurse once a level within the interpreter's recursion limit, which counts
     the caller's frames too: left alone, how deep an item may be nested would depend on the
@@ -44,7 +44,7 @@ def nested(call: Callable[[Any], Any], value: Any, frames: int = 1) -> Any:
     import sys
 
     limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(limit + frames * MAX_NESTING + 100)
+    sys.setrecursionlimit(limit + frames * levels + 100)
     try:
         return call(value)
     finally:

@@ -10,7 +10,6 @@ a policy is: later stages ask a `Document` for the span of a path.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -20,6 +19,7 @@ from yaml.composer import Composer
 from yaml.resolver import Resolver
 
 from .errors import Diagnostic, Span
+from .jsonio import nested
 from .resources import yaml_files_in
 
 Path = tuple[str | int, ...]
@@ -309,15 +309,10 @@ class _PythonComposer(_EventParser, Composer, Resolver):  # type: ignore[misc]
             self.depth -= 1
 
 
-def _composed(call: Callable[[], Any]) -> Any:
-    """`call()`, composing with `_PythonComposer`: with room for MAX_NESTING levels of its
-    recursion (three frames a level), however deep the caller is."""
-    limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(limit + 3 * MAX_NESTING + 100)
-    try:
-        return call()
-    finally:
-        sys.setrecursionlimit(limit)
+def _composed(get_node: Callable[[], yaml.Node]) -> yaml.Node:
+    """The next node, with room for MAX_NESTING levels of `_PythonComposer`'s recursion (three
+    frames a level), however deep the caller is."""
+    return nested(lambda _: get_node(), None, frames=3, levels=MAX_NESTING)
 
 
 def _libyaml_limits_nesting() -> bool:
