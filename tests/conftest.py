@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ROOT / "policies"
@@ -25,6 +26,13 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 # the user's; commands run twice in the tests take the quick start the second time
 os.environ["RULEBOOK_CACHE_DIR"] = tempfile.mkdtemp(prefix="rulebook-cache-")
 atexit.register(shutil.rmtree, os.environ["RULEBOOK_CACHE_DIR"], ignore_errors=True)
+
+# Property tests draw the same examples on every run by default, so a suite that passed on one
+# machine passes on the next (the suite is what a change must pass to land); the `explore`
+# profile draws new examples each run, to look for faults (HYPOTHESIS_PROFILE=explore).
+settings.register_profile("gate", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "gate"))
 
 HEADER = """\
 rulebook: 1
