@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 from collections.abc import Iterator
@@ -410,10 +411,19 @@ class DocumentBuilder:
         for bound in ("minimum", "maximum"):
             if bound in declaration and kind not in ("integer", "number"):
                 self.problem(path + (bound,), "invalid-input", f"'{bound}' is for numbers, but '{full}' is {ex.TYPE_WORDS[kind]}", at_key=True)
+            elif isinstance(declaration.get(bound), float) and math.isnan(declaration[bound]):  # no number is above or below it
+                self.problem(path + (bound,), "invalid-input", f"'{bound}' of '{full}' is not a number (NaN)",
+                             "write a number, or leave the bound out")
         minimum, maximum = declaration.get("minimum"), declaration.get("maximum")
         if isinstance(minimum, (int, float)) and isinstance(maximum, (int, float)) and minimum > maximum:
             self.problem(path + ("maximum",), "invalid-input", f"maximum {maximum} is below minimum {minimum}")
-        bounded = lambda value: value if isinstance(value, (int, float)) and not isinstance(value, bool) else None  # noqa: E731
+
+        def bounded(value: Any) -> int | float | None:
+            # only numbers have bounds (anything else is reported above); the default and the
+            # enum are checked against those that do
+            numeric = kind in ("integer", "number") and isinstance(value, (int, float)) and not isinstance(value, bool)
+            return value if numeric and not math.isnan(value) else None
+
         spec = InputSpec(name=full, type=kind, span=span, items=items, minimum=bounded(minimum), maximum=bounded(maximum))
         enum = declaration.get("enum")
         enum_values = None
@@ -431,7 +441,11 @@ class DocumentBuilder:
             spec = replace(spec, enum=enum_values)
         has_default = "default" in declaration
         default = None
-        if has_default:
+        if has_default and nested:
+            # its properties are inputs of their own, each read with its own default (or none)
+            self.problem(path + ("default",), "invalid-default", f"a default for '{full}' as a whole is not used, "
+                         "because its properties are declared", "give each property its own default", at_key=True)
+        elif has_default:
             try:
                 default = convert(declaration["default"], spec)
             except ValueProblem as problem:

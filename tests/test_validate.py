@@ -84,6 +84,35 @@ def test_a_number_outside_its_bounds_gets_no_hint_about_quotes(write) -> None:
         (line_of(text, "count: {"), None), (line_of(text, "note: {"), "YAML reads 5 as a number; write '5' in quotes for the text")]
 
 
+@pytest.mark.parametrize("declaration", [
+    "{type: string, minimum: 0, default: low}",
+    "{type: array, minimum: 1, default: []}",
+    "{type: object, maximum: 1, default: {}}",
+    "{type: date, minimum: 5, default: '2019-01-01'}",
+])
+def test_a_bound_on_an_input_that_is_no_number_is_reported_with_its_default(write, declaration: str) -> None:
+    text = policy_text("- {id: r1, outcome: initiative, when: 'has(x)'}", inputs=f"inputs:\n  x: {declaration}\n")
+    code, line, column, _ = only(problems_of(write, text))
+    bound = "minimum" if "minimum" in declaration else "maximum"
+    assert (code, line, column) == ("invalid-input", line_of(text, "x: {"), column_of(text, bound))
+
+
+def test_a_bound_that_is_not_a_number(write) -> None:
+    text = policy_text("- {id: r1, outcome: initiative, when: 'cost > 1'}", inputs="inputs:\n  cost: {type: number, maximum: .nan}\n")
+    code, line, column, hint = only(problems_of(write, text))
+    assert (code, line, column) == ("invalid-input", line_of(text, "cost: {"), column_of(text, ".nan"))
+    assert hint == "write a number, or leave the bound out"
+
+
+def test_a_default_for_a_mapping_whose_properties_are_declared(write) -> None:
+    # it would never be read: each property is an input of its own, with its own default or none
+    inputs = "inputs:\n  impact:\n    type: object\n    properties: {users: {type: integer}}\n    default: {users: 5}\n"
+    text = policy_text("- {id: r1, outcome: initiative, when: 'impact.users > 1'}", inputs=inputs)
+    code, line, column, hint = only(problems_of(write, text))
+    assert (code, line, column, hint) == ("invalid-default", line_of(text, "default: {users"), 5,
+                                          "give each property its own default")
+
+
 def test_unknown_top_level_key(write) -> None:
     text = policy_text("- {id: r1, outcome: initiative, when: 'recurrence_90d > 1'}").replace("hit: first", "hits: first")
     code, line, column, hint = only(problems_of(write, text))
