@@ -72,6 +72,8 @@ class JsonlLane:
             try:
                 if len(raw) >= SHORTEST_TOO_DEEP and (len(raw) > MAX_RECORD_BYTES or may_nest_too_deeply(raw)):
                     raise ValueError("too long, or maybe nested too deeply")
+                if not raw.isascii():  # the decoder skips what the policy does not declare, unread
+                    raw.decode()
                 record = decode(raw)
                 result = decide(record)
                 tail = tails.get(result)
@@ -91,7 +93,8 @@ class JsonlLane:
     def careful(self, raw: bytes, number: int, parts: list[bytes], tally: Any) -> None:
         """Write line `number` as the general path does (nothing for a blank line): decided
         here where the second decoder reads it (see jsonio.lax_record_decoder)."""
-        if self.decode_lax is not None and len(raw) <= MAX_RECORD_BYTES and not may_nest_too_deeply(raw):
+        if (self.decode_lax is not None and len(raw) <= MAX_RECORD_BYTES and not may_nest_too_deeply(raw)
+                and jsonio.is_utf8(raw)):
             try:
                 record = self.decode_lax(raw)
                 result = self.decide(record)

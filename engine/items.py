@@ -16,7 +16,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
-from .jsonio import HALF_SURROGATE, NESTED_TOO_DEEPLY, deeper_than_allowed, nested
+from .jsonio import (
+    HALF_SURROGATE,
+    NESTED_TOO_DEEPLY,
+    deeper_than_allowed,
+    is_utf8,
+    nested,
+)
 
 FORMATS = ("jsonl", "json", "csv", "yaml")
 MAX_RECORD_BYTES = 16 * 1024 * 1024  # one item may not be larger than this
@@ -84,7 +90,37 @@ def jsonl_record(raw: bytes, number: int) -> ItemRecord | None:
     try:
         return ItemRecord(number, decode_item(raw))
     except DecodeError as error:
+        if not is_utf8(raw):
+            return _not_utf8(number, _parsed_anyway(raw))
         return ItemRecord(number, error=problem(error, raw))
+
+
+def _parsed_anyway(raw: bytes) -> Any:
+    """A JSON line holding bytes that are not UTF-8, parsed with a stand-in for each (see
+    _not_utf8); None where it is no JSON even so."""
+    import json
+
+    try:
+        return json.loads(raw.decode("utf-8", "surrogateescape"), parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        return None
+
+
+NOT_UTF8 = "item is not valid UTF-8"
+
+
+def _not_utf8(line: int, item: Any, stand_in: re.Pattern[str] | None = None, message: str = NOT_UTF8) -> ItemRecord:
+    """The record of an item holding a byte that is not UTF-8: rejected, and keeping what its
+    error record shows (its id), each such byte's stand-in (by default surrogateescape's)
+    shown as U+FFFD, the character that stands for a byte that could not be read."""
+    if not isinstance(item, dict):
+        return ItemRecord(line, error=message)
+    pattern = stand_in or _NOT_UTF8
+
+    def shown(text: Any) -> Any:
+        return pattern.sub("\ufffd", text) if isinstance(text, str) else text
+
+    return ItemRecord(line, {shown(key): shown(value) for key, value in item.items()}, error=message)
 
 
 def json_problem(error: Exception) -> str:
@@ -136,7 +172,7 @@ def _array_elements(reader: _TextBuffer, decoder: Any) -> Iterator[ItemRecord]:
         value, problem = reader.decode(decoder)
         if problem is not None:
             reader.skip_value()
-            yield ItemRecord(line, error=problem)
+            yield _not_utf8(line, value) if problem == NOT_UTF8 else ItemRecord(line, error=problem)
         else:
             yield ItemRecord(line, value)
         expect_value = False
@@ -155,7 +191,7 @@ def _values(reader: _TextBuffer, decoder: Any) -> Iterator[ItemRecord]:
         value, problem = reader.decode(decoder)
         if problem is not None:
             reader.skip_line()
-            yield ItemRecord(line, error=problem)
+            yield _not_utf8(line, value) if problem == NOT_UTF8 else ItemRecord(line, error=problem)
         else:
             yield ItemRecord(line, value)
 
@@ -238,7 +274,7 @@ class _TextBuffer:
                 return None, NESTED_TOO_DEEPLY
             if self.escaped and _NOT_UTF8.search(self.buffer, self.position, end):
                 self.advance(end - self.position)
-                return None, "item is not valid UTF-8"
+                return value, NOT_UTF8
             # JSON lines reject a lone surrogate while parsing; this parser lets it through
             lone = "\\u" in self.buffer[self.position:end] and not _encodable(value)
             self.advance(end - self.position)
@@ -334,10 +370,10 @@ def read_csv(stream: IO[bytes]) -> Iterator[ItemRecord]:
         if len(row) != width:
             yield ItemRecord(line, error=f"row has {len(row)} cells, but the header has {width}")
             continue
-        if any(_has_surrogates(cell) for cell in row):
-            yield ItemRecord(line, error="row is not valid UTF-8")
-            continue
         item = {name: cell for name, cell in zip(names, row) if name}
+        if any(_has_surrogates(cell) for cell in row):
+            yield _not_utf8(line, item, message="row is not valid UTF-8")
+            continue
         if doubt is not None:
             yield ItemRecord(line, item, error=doubt)
             continue
@@ -390,11 +426,15 @@ def read_yaml(stream: IO[bytes]) -> Iterator[ItemRecord]:
             found.setdefault(entry, []).append(problem.message + (f" (line {line})" if line != lines[entry] else ""))
         else:
             alone.append(ItemRecord(line, error=problem.message))
+    unreadable = set()
+    shown = re.compile(re.escape(stand_in)) if stand_in is not None else None
     if stand_in is not None:
         for index, (_, item) in enumerate(entries):
             if _holds(item, stand_in):
-                found.setdefault(index, []).insert(0, "item is not valid UTF-8")
-    records = [ItemRecord(line, item, error=_joined(found[index])) if index in found else ItemRecord(line, item)
+                found.setdefault(index, []).insert(0, NOT_UTF8)
+                unreadable.add(index)
+    records = [_not_utf8(line, item, shown, _joined(found[index])) if index in unreadable
+               else ItemRecord(line, item, error=_joined(found[index])) if index in found else ItemRecord(line, item)
                for index, (line, item) in enumerate(entries)]
     yield from sorted(records + alone, key=lambda record: record.line)
 

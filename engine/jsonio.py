@@ -122,6 +122,17 @@ def _decode_wide(text: bytes | str, error: Exception) -> Any:
     return value
 
 
+def is_utf8(raw: bytes) -> bool:
+    """Whether `raw` is UTF-8 text (plain ASCII, the usual line, is told quickly)."""
+    if raw.isascii():
+        return True
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def encode_record(value: Any) -> bytes:
     """`encode` for an output record, which may hold an item's values as deep as `decode_item` reads."""
     try:

@@ -78,7 +78,7 @@ good = {"kind": st.sampled_from(["incident", "request", "problem"]), "level": st
 
 @st.composite
 def lines(draw: Any) -> bytes:
-    shape = draw(st.sampled_from(["clean", "clean", "clean", "partial", "odd", "broken", "blank"]))
+    shape = draw(st.sampled_from(["clean", "clean", "clean", "partial", "odd", "broken", "blank", "stray byte"]))
     if shape == "blank":
         return b"   "
     if shape == "broken":
@@ -90,7 +90,11 @@ def lines(draw: Any) -> bytes:
         if shape == "clean" or draw(st.booleans()):
             item[name] = draw(strategy if shape != "odd" or draw(st.booleans()) else values)
     item["extra"] = draw(values)
-    return json.dumps(item).encode()
+    line = json.dumps(item).encode()
+    if shape == "stray byte":  # Latin-1 where UTF-8 is due, in a field the policy declares or not
+        field = draw(st.sampled_from([b'"extra": ', b'"note": ', b'"kind": ', b'"id": ']))
+        line = line.replace(field, field + b'"caf\xe9", "was": ', 1) if field in line else b'{"title": "caf\xe9"}'
+    return line
 
 
 @settings(max_examples=200, deadline=None)
@@ -127,6 +131,24 @@ def test_lines_lacking_optional_inputs_or_holding_null_are_decided_in_the_lane()
     lane.run(io.BytesIO(lines), out, Tally())
     assert [json.loads(line)["rule"] for line in out.getvalue().splitlines()] == [None, "r5", "r3"]
     assert both_paths(policy(), lines)[0][0] == out.getvalue()
+
+
+def test_a_byte_that_is_not_utf8_rejects_its_line_in_the_lane_too() -> None:
+    # the record decoder skips the fields the policy does not declare, unread: the lane checks
+    # the line's bytes itself, so it rejects what the general path (and every other format) rejects
+    lines = b'{"id": 1, "kind": "incident", "count": 1, "cost": 1, "title": "caf\xe9"}\n' \
+            b'{"id": 2, "kind": "incident", "count": 1, "cost": 1, "title": "caf\xc3\xa9"}\n'
+    for shaped in (policy(), engine.loads(NESTED_POLICY.replace("HIT", "first").replace("DEFAULT", "default: c"))):
+        fast, general = both_paths(shaped, lines)
+        assert fast == general and fast[1][:2] == (2, 1)
+        first = json.loads(fast[0].splitlines()[0])
+        assert (first["id"], first["error"]) == (1, "item is not valid UTF-8")
+        # past LAX_AFTER lines the second decoder reads, which skips such fields too
+        from engine.fastpath import LAX_AFTER
+
+        whole = b'{"id": 3, "kind": "incident", "count": 1.0, "cost": 1}\n'
+        fast, general = both_paths(shaped, whole * LAX_AFTER + lines)
+        assert fast == general and fast[1][1] == 1
 
 
 def test_the_default_policy_and_its_examples_take_the_lane() -> None:

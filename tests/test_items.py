@@ -44,14 +44,30 @@ def test_a_number_too_large_for_a_float_is_read_as_python_reads_json() -> None:
 
 
 def test_jsonl_invalid_utf8_and_nan_are_errors() -> None:
-    got = records(b'{"id": "\xff"}\n{"x": NaN}\n', "jsonl")
-    assert [line for line, _, error in got if error] == [1, 2]
+    got = records(b'{"id": "\xff"}\n{"x": NaN}\n{"id": "a\xff", x}\n', "jsonl")
+    assert [line for line, _, error in got if error] == [1, 2, 3]
+    assert got[0][2] == got[2][2] == "item is not valid UTF-8"
+
+
+def test_an_item_rejected_for_a_byte_that_is_not_utf8_keeps_its_id() -> None:
+    # so its error record names it; the byte shows as U+FFFD, which stands for a byte not read
+    expected = [(1, {"id": "a", "note": "caf\ufffd"}), (2, {"id": "b\ufffd"})]
+    for text, fmt in [(b'{"id": "a", "note": "caf\xe9"}\n{"id": "b\xe9"}\n', "jsonl"),
+                      (b'[{"id": "a", "note": "caf\xe9"},\n {"id": "b\xe9"}]', "json"),
+                      (b'- {id: a, note: caf\xe9}\n- {id: b\xe9}\n', "yaml"),
+                      (b'id,note\na,caf\xe9\nb\xe9,\n', "csv")]:
+        got = records(text, fmt)
+        if fmt == "csv":
+            expected = [(2, {"id": "a", "note": "caf\ufffd"}), (3, {"id": "b\ufffd", "note": ""})]
+        assert [(line, item) for line, item, _ in got] == expected, fmt
+        assert {error for _, _, error in got} == {"row is not valid UTF-8" if fmt == "csv" else "item is not valid UTF-8"}
 
 
 def test_a_byte_that_is_not_utf8_rejects_only_the_json_item_that_holds_it() -> None:
     got = records(b'[{"id": "a"},\n {"id": "\xff"}, {"id": "c", "n\xc3": 1},\n {"id": "d\xc3\xa9"}]\n', "json")
     assert [(line, item, error) for line, item, error in got] == [
-        (1, {"id": "a"}, None), (2, None, "item is not valid UTF-8"), (2, None, "item is not valid UTF-8"),
+        (1, {"id": "a"}, None), (2, {"id": "\ufffd"}, "item is not valid UTF-8"),
+        (2, {"id": "c", "n\ufffd": 1}, "item is not valid UTF-8"),
         (3, {"id": "d\u00e9"}, None)]
     got = records(b'\xef\xbb\xbf{"id": "a"}\n{"id": "b"} \xff\n{"id": "c"}\n', "json")  # objects one after another
     assert [(line, item) for line, item, _ in got] == [(1, {"id": "a"}), (2, {"id": "b"}), (2, None), (3, {"id": "c"})]
@@ -74,7 +90,8 @@ def test_each_json_item_holding_a_byte_that_is_not_utf8_is_rejected_alone(
     text = b"[" + (b",\n" if one_a_line else b", ").join(parts) + b"]\n"
     got = records(text, "json")
     assert [(item, error) for _, item, error in got] == [
-        (None, "item is not valid UTF-8") if number in spoilt else (item, None) for number, item in enumerate(items)]
+        ({**item, "name": "\ufffd" + item["name"]}, "item is not valid UTF-8") if number in spoilt else (item, None)
+        for number, item in enumerate(items)]
     # the same items as a YAML list, block or flow style
     entries = [yaml.safe_dump([item], sort_keys=False, allow_unicode=True, default_flow_style=one_a_line).encode()
                for item in items]
@@ -132,6 +149,7 @@ def test_csv_rows_lines_and_ragged_rows() -> None:
 def test_csv_with_byte_order_mark_and_bad_bytes() -> None:
     got = records(b"\xef\xbb\xbfid,x\n1,\xff\n2,ok\n", "csv")
     assert got[0][2] == "row is not valid UTF-8" and got[1][1] == {"id": "2", "x": "ok"}
+    assert got[0][1] == {"id": "1", "x": "\ufffd"}  # for its id
 
 
 def test_yaml_list_of_items() -> None:
