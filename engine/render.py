@@ -111,6 +111,9 @@ class CsvWriter(Writer):
 
         self.buffer = io.StringIO()
         self.writer = csv.writer(self.buffer, lineterminator="\n")
+        # Python 3.11's writer leaves a carriage return unquoted where rows end with LF alone,
+        # which splits the row for any reader: a row holding one is quoted whole, on every Python
+        self.quoting_all = csv.writer(self.buffer, lineterminator="\n", quoting=csv.QUOTE_ALL)
         # the as-of date days_since() counted to, for a policy that calls it
         self.columns = self.columns + (("policy_as_of",) if dated else ()) + (("trace",) if explain else ())
         self.dumps = json_dumps()
@@ -133,7 +136,8 @@ class CsvWriter(Writer):
             "policy_as_of": policy.get("as_of"),
             "trace": self.dumps(rec["trace"]).decode("utf-8") if "trace" in rec else None,
         }
-        self.writer.writerow([csv_cell(row.get(column)) for column in self.columns])
+        cells = [csv_cell(row.get(column)) for column in self.columns]
+        (self.quoting_all if any("\r" in text for text in cells) else self.writer).writerow(cells)
         self.flush_buffer()
 
     def row(self, rec: dict[str, Any]) -> dict[str, Any]:

@@ -102,6 +102,22 @@ def test_a_csv_cell_a_spreadsheet_would_run_as_a_formula_is_written_as_text(valu
     assert next(csv.DictReader(io.StringIO(out.getvalue().decode())))["id"] == written
 
 
+def test_a_csv_cell_holding_a_line_break_keeps_its_row_whole() -> None:
+    # a carriage return alone too, which Python 3.11's writer would leave unquoted
+    import csv
+
+    out = io.BytesIO()
+    writer = writer_for("csv", out)
+    policy = engine.loads(policy_text(RULES))
+    ids = ["a\rb", "c\nd", "e\r\nf", "g"]
+    for item_id in ids:
+        writer.write(record(policy.classify({"id": item_id, "recurrence_90d": 4, "estimated_cost": 5})))
+    writer.close()
+    rows = list(csv.DictReader(io.StringIO(out.getvalue().decode(), newline="")))
+    assert [row["id"] for row in rows] == ids and {row["outcome"] for row in rows} == {"process_improvement"}
+    assert b'\n"a\rb","",' in out.getvalue()  # the same bytes on every Python
+
+
 def test_table_has_every_item() -> None:
     table = write_all("table")
     assert "REJECTED" in table and "(default)" in table
