@@ -18,7 +18,7 @@ from typing import Any
 from .evaluate import ConditionTrace, Decision, FieldValue, RuleTrace, Trace
 from .evaluate import _word as result_word
 from .expressions import days_since_inputs, reads_as_of
-from .inputs import CheckedItem
+from .inputs import CheckedItem, number_text
 from .jsonio import encode, encode_record
 from .sandbox import days_since
 
@@ -312,7 +312,7 @@ def _show(value: Any) -> str:
             return json.dumps(shown, ensure_ascii=False)
         except RecursionError:  # as deep as an item may be: with the room items are read with
             return nested(lambda data: json.dumps(data, ensure_ascii=False), shown)
-    return repr(value)
+    return number_text(value) if isinstance(value, (int, float)) else repr(value)
 
 
 class _Writer:

@@ -135,9 +135,9 @@ def convert(value: Any, spec: InputSpec) -> Any:
         hint = did_you_mean(value, spec.enum) if isinstance(value, str) else None
         raise ValueProblem(f"is {shown(value)}, not one of {options}" + (f" ({hint})" if hint else ""))
     if spec.minimum is not None and value < spec.minimum:
-        raise ValueProblem(f"must be at least {spec.minimum}, not {value}")
+        raise ValueProblem(f"must be at least {spec.minimum}, not {number_text(value)}")
     if spec.maximum is not None and value > spec.maximum:
-        raise ValueProblem(f"must be at most {spec.maximum}, not {value}")
+        raise ValueProblem(f"must be at most {spec.maximum}, not {number_text(value)}")
     return value
 
 
@@ -229,8 +229,17 @@ def shown(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
-        return repr(value)
+        return number_text(value)
     return type_word_of(value)
+
+
+def number_text(value: float) -> str:
+    """A number as Python writes it; an integer too long for Python to write (past 4,300
+    digits, which an item given through the API may hold) by its size instead."""
+    try:
+        return repr(value)
+    except ValueError:
+        return f"a whole number of about {int(abs(value).bit_length() * math.log10(2)):,} digits"
 
 
 def read_text_item(row: dict[str, Any], inputs: Iterable[InputSpec]) -> dict[str, Any]:

@@ -212,6 +212,8 @@ def collect(paths: list[str] | tuple[str, ...]) -> TestsReport:
     beside the tests fails the run even when no test names it; other YAML is passed over. A
     path that does not exist, or paths that hold no test and no problem, are a `UsageError`.
     """
+    if not paths:
+        raise UsageError("no tests to run: name a test file or a folder of them")
     files, problems = discover(paths)
     missing = [p for p in problems if p.code == "file-missing"]
     if missing:

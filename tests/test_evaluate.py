@@ -178,6 +178,8 @@ def test_has_tests_whether_the_item_carries_the_field() -> None:
         ({"recurrence_90d": 2.5}, "'recurrence_90d' must be a whole number, not 2.5"),
         ({"recurrence_90d": True}, "'recurrence_90d' must be a whole number, not true"),
         ({"recurrence_90d": -1}, "'recurrence_90d' must be at least 0, not -1"),
+        # longer than Python writes an integer: named by its size
+        ({"recurrence_90d": -10 ** 5000}, "'recurrence_90d' must be at least 0, not a whole number of about 5,000 digits"),
         ({"estimated_cost": "12"}, "'estimated_cost' must be a number, not '12' (write numbers without quotes)"),
         ({"estimated_cost": float("nan")}, "'estimated_cost' must be a finite number, not nan"),
     ],
