@@ -520,7 +520,7 @@ def record_groups(policy: ClassificationPolicy) -> dict[tuple[str, ...], str]:
 
 def record_fields(policy: ClassificationPolicy) -> tuple[Any, ...] | None:
     """The typed record (jsonio.RecordField) an item of this policy decodes into, or None
-    when its inputs need the general checker: bounded dates and date-times, lists of lists,
+    when its inputs need the general checker: dates and date-times limited to an enum, lists of lists,
     enums of fractional numbers, a mapping read whole that also holds declared inputs, or
     has() of an input with a default, which a decoded record cannot tell from an absent one. Inputs
     nested in mappings are fields of nested records; a flat key written with dots for one of
