@@ -381,7 +381,7 @@ def read_csv(stream: IO[bytes]) -> Iterator[ItemRecord]:
 
 
 def _has_surrogates(text: str) -> bool:
-    return any("\udc80" <= char <= "\udcff" for char in text)
+    return _NOT_UTF8.search(text) is not None
 
 
 # -- YAML -----------------------------------------------------------------------------------------
