@@ -885,14 +885,15 @@ def _one_document_or_lines(stream: IO[bytes]) -> tuple[IO[bytes], str]:
 
 
 def _open_items(path: str | None) -> IO[bytes]:
-    if path is None:
-        if sys.stdin.isatty():
-            _usage("no items given: name a file, or pipe items on stdin and use -")
-        return sys.stdin.buffer
-    if path == "-":
-        return sys.stdin.buffer
+    """The items' bytes, as UTF-8 (see items.as_utf8)."""
+    from .items import as_utf8
+
+    if path is None and sys.stdin.isatty():
+        _usage("no items given: name a file, or pipe items on stdin and use -")
+    if path is None or path == "-":
+        return as_utf8(sys.stdin.buffer)
     try:
-        return open(path, "rb")  # noqa: SIM115 - closed at exit
+        return as_utf8(open(path, "rb"))  # noqa: SIM115 - closed at exit
     except OSError as error:
         _usage(f"cannot read items from '{path}': {error.strerror or error}")
 
@@ -902,13 +903,13 @@ def _check_id_field(path: str | None, input_format: str, id_field: str) -> None:
     then null: a misspelt name, most likely). Only JSON lines, JSON and CSV, whose first item
     costs little more than itself to read (YAML is parsed whole); only a field other than the
     default `id`."""
-    from .items import read_items
+    from .items import as_utf8, read_items
 
     if id_field == "id" or path in (None, "-") or input_format not in ("jsonl", "json", "csv"):
         return
     try:
         with open(path, "rb") as stream:
-            first = next(read_items(stream, input_format), None)
+            first = next(read_items(as_utf8(stream), input_format), None)
     except OSError:
         return  # reading the items themselves says what is wrong
     item = first.item if first is not None and first.error is None else None

@@ -39,6 +39,72 @@ class ItemRecord:
     text_values: bool = False  # CSV: every value is text, to be read as its declared type
 
 
+# UTF-32 LE's mark starts as UTF-16 LE's does, so it is tried first
+WIDE_MARKS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+              (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def wide_encoding(start: bytes) -> str | None:
+    """'utf-16' or 'utf-32' where `start` is the byte order mark of one (Windows PowerShell 5
+    writes text so with `>` and `Out-File`), else None."""
+    return next((encoding for mark, encoding in WIDE_MARKS if start.startswith(mark)), None)
+
+
+def as_utf8(stream: IO[bytes]) -> IO[bytes]:
+    """`stream` itself, or where it starts with a UTF-16 or UTF-32 byte order mark (Windows
+    PowerShell 5 writes text so with `>`), the same text as UTF-8, which every reader reads.
+
+    A unit that is not UTF-16 (a lone surrogate, an odd byte at the end) becomes a byte that is
+    not UTF-8, so that its item is rejected as it is in a UTF-8 file."""
+    try:
+        start = stream.peek(4)[:4] if isinstance(stream, io.BufferedReader) else _start_of(stream)
+    except (OSError, ValueError):
+        return stream  # reading it says what is wrong
+    encoding = wide_encoding(start)
+    return stream if encoding is None else io.BufferedReader(_Transcoded(stream, encoding), _CHUNK)
+
+
+def _start_of(stream: IO[bytes]) -> bytes:
+    if not stream.seekable():
+        return b""
+    at = stream.tell()
+    start = stream.read(4)
+    stream.seek(at)
+    return start
+
+
+def _unreadable_unit(error: UnicodeError) -> tuple[str, int]:
+    assert isinstance(error, UnicodeDecodeError)
+    return "\udcff", error.end  # surrogateescape's stand-in for the byte 0xFF, which is never UTF-8
+
+
+codecs.register_error("rulebook.unreadable", _unreadable_unit)
+
+
+class _Transcoded(io.RawIOBase):
+    """The text of a UTF-16 or UTF-32 stream, as UTF-8 (see as_utf8)."""
+
+    def __init__(self, stream: IO[bytes], encoding: str):
+        self.stream = stream
+        self.decoder = codecs.getincrementaldecoder(encoding)("rulebook.unreadable")
+        self.pending = memoryview(b"")
+        self.ended = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self.pending and not self.ended:
+            chunk = self.stream.read(_CHUNK)
+            self.ended = not chunk
+            text = self.decoder.decode(chunk, final=self.ended)
+            self.pending = memoryview(text.encode("utf-8", "surrogateescape"))
+        count = min(len(buffer), len(self.pending))
+        buffer[:count] = self.pending[:count]
+        self.pending = self.pending[count:]
+        return count
+
+
 def format_for(path: str | None, requested: str | None = None) -> str:
     """The input format: as requested, else by file extension, else JSONL."""
     if requested:

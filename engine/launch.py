@@ -407,8 +407,10 @@ def _stream_records(entry: dict[str, Any], source: BinaryIO, quiet: bool, policy
                     jobs: int = 1) -> NoReturn:
     """Classify JSON lines with the cached record forms, in one process or `jobs`, as the full
     CLI's record lane does, and exit."""
+    from .items import as_utf8
     from .stream import run, run_parallel, workers_for
 
+    source = as_utf8(source)
     decider = _CachedClassifier(entry, policy_paths)
     workers = workers_for(jobs, source)
     if workers > 1:

@@ -19,6 +19,7 @@ from yaml.composer import Composer
 from yaml.resolver import Resolver
 
 from .errors import Diagnostic, Span
+from .items import wide_encoding
 from .jsonio import nested
 from .resources import yaml_files_in
 
@@ -401,11 +402,47 @@ def read_file(path: str, display: str | None = None) -> tuple[list[Document], li
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
-    except UnicodeDecodeError as error:
-        return [], [Diagnostic("file-encoding", f"file is not valid UTF-8 ({error.reason})", Span(name, 1, 1))]
+    except UnicodeDecodeError:
+        return [], [_not_utf8(path, name)]
     except OSError as error:
         return [], [Diagnostic("file-unreadable", f"cannot read file: {error.strerror or error}", Span(name, 1, 1))]
     return parse_documents(text, name)
+
+
+def _not_utf8(path: str, name: str) -> Diagnostic:
+    """The diagnostic for a policy file that is not UTF-8: where its first unreadable byte is,
+    or that it is UTF-16 or UTF-32 as a whole."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        encoding = wide_encoding(data)
+        if encoding is not None:
+            return Diagnostic("file-encoding", f"file is {encoding.upper()}, not UTF-8", Span(name, 1, 1),
+                              "save it as UTF-8 (in PowerShell: Set-Content -Encoding utf8, or "
+                              "Out-File -Encoding utf8)")
+        start = data.rfind(b"\n", 0, error.start) + 1
+        column = len(data[start:error.start].decode("utf-8", "replace")) + 1
+        return Diagnostic("file-encoding", f"file is not valid UTF-8 ({error.reason})",
+                          Span(name, data.count(b"\n", 0, error.start) + 1, column),
+                          "save the file as UTF-8, or write the character again")
+    except OSError as error:
+        return Diagnostic("file-unreadable", f"cannot read file: {error.strerror or error}", Span(name, 1, 1))
+    return Diagnostic("file-encoding", "file is not valid UTF-8", Span(name, 1, 1))  # changed while read
+
+
+def shown_text(path: str) -> str:
+    """The text of a file as excerpts show it: in its own encoding where it has a UTF-16 or
+    UTF-32 byte order mark, else as UTF-8 with each unreadable byte shown as U+FFFD."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return ""
+    encoding = wide_encoding(data)
+    text = data.decode(encoding or "utf-8", "replace")
+    return text.replace("\r\n", "\n").replace("\r", "\n")  # as files read as text are (universal newlines)
 
 
 def discover(paths: list[str] | tuple[str, ...]) -> tuple[list[str], list[Diagnostic]]:

@@ -24,7 +24,7 @@ from .cases import Case, Expectation, TestFile, shown
 from .errors import Diagnostic, ItemError, PolicyError, RulebookError, Span, UsageError, listed
 from .evaluate import Decision
 from .gates import GateResult
-from .loader import Document, discover, read_file
+from .loader import Document, discover, read_file, shown_text
 from .model import ClassificationPolicy, GatesPolicy
 from .validate import _order as diagnostic_order
 from .validate import check_documents
@@ -226,7 +226,7 @@ def collect(paths: list[str] | tuple[str, ...]) -> TestsReport:
         # a file that does not parse may be a test file: its cases must not silently go missing
         diagnostics.extend(parse_problems)
         if parse_problems or docs:
-            sources[path] = docs[0].text if docs else _text_of(path)
+            sources[path] = docs[0].text if docs else shown_text(path)
         documents.extend(d for d in docs if _kind(d) == TEST_KIND)
         policies = [d for d in docs if _kind(d) not in (None, TEST_KIND)]
         if policies:
@@ -245,15 +245,6 @@ def _kind(document: Document) -> str | None:
     if not isinstance(data, dict) or ("kind" not in data and "rulebook" not in data):
         return None
     return str(data.get("kind"))
-
-
-def _text_of(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return handle.read()
-    except OSError:
-        return ""
-
 
 
 def run_files(report: TestsReport | Iterable[TestFile]) -> TestRun:

@@ -21,7 +21,7 @@ from typing import Any
 
 from . import expressions as ex
 from .errors import Diagnostic, PolicyError, Span, did_you_mean
-from .loader import Document, Path, discover, read_file
+from .loader import Document, Path, discover, read_file, shown_text
 from .model import (
     ClassificationPolicy,
     Condition,
@@ -142,11 +142,7 @@ def check_paths(paths: list[str] | tuple[str, ...], names: dict[str, str] | None
         if docs:
             sources[shown] = docs[0].text
         elif problems:
-            try:
-                with open(path, encoding="utf-8", errors="replace") as handle:
-                    sources[shown] = handle.read()
-            except OSError:
-                pass
+            sources[shown] = shown_text(path)
     report = check_documents(documents)
     report.diagnostics[:0] = diagnostics
     report.sources.update(sources)

@@ -57,6 +57,16 @@ def test_validate_reports_every_problem_as_file_line_column(write) -> None:
     assert result.stdout.rstrip().endswith("2 errors in 1 file")
 
 
+def test_validate_asks_for_a_policy_in_utf16_in_utf8_and_shows_its_text(tmp_path: Path) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_bytes(policy_text(RULES).encode("utf-16"))
+    result = run("validate", str(path))
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[:4] == [
+        f"{path}:1:1: error: file is UTF-16, not UTF-8", "  1 | rulebook: 1", "    | ^",
+        "  hint: save it as UTF-8 (in PowerShell: Set-Content -Encoding utf8, or Out-File -Encoding utf8)"]
+
+
 def test_validate_json(write) -> None:
     path = write("bad.yaml", policy_text("- {id: r1, outcome: nope, when: 'recurrence_90d > 1'}"))
     document = json.loads(run("validate", str(path), "--format", "json").stdout)
@@ -215,6 +225,23 @@ def test_output_is_byte_identical_across_runs(policy: Path, write) -> None:
     items = write("items.jsonl", ITEMS)
     first = run("classify", str(items), "-p", str(policy), "--explain").stdout
     assert first == run("classify", str(items), "-p", str(policy), "--explain").stdout
+
+
+def test_items_saved_as_utf16_are_read_as_the_same_text(policy: Path, write, tmp_path: Path) -> None:
+    # as Windows PowerShell 5 writes them with `>`: a byte order mark, CR LF
+    items = write("items.jsonl", ITEMS.replace("B", "caf\u00e9"))
+    wide = tmp_path / "wide.jsonl"
+    wide.write_bytes(items.read_text().replace("\n", "\r\n").encode("utf-16"))
+    expected = run("classify", str(items), "-p", str(policy), "-f", "jsonl")
+    assert expected.exit_code == 3 and "caf\u00e9" in expected.stdout
+    for args, stdin in [([str(wide)], None), (["-"], wide.read_bytes()), ([str(wide), "--explain"], None)]:
+        got = run("classify", *args, "-p", str(policy), "-f", "jsonl", input=stdin)
+        if "--explain" in args:
+            expected = run("classify", str(items), "-p", str(policy), "-f", "jsonl", "--explain")
+        assert (got.exit_code, got.stdout, got.stderr) == (expected.exit_code, expected.stdout, expected.stderr)
+    item = tmp_path / "item.json"
+    item.write_bytes('{\r\n  "id": "A",\r\n  "recurrence_90d": 4\r\n}\r\n'.encode("utf-16"))
+    assert "Item 'A': process_improvement" in run("explain", str(item), "-p", str(policy)).stdout
 
 
 # -- explain ------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.items import format_for, read_items
+from engine.items import as_utf8, format_for, read_items
 
 
 def records(data: str | bytes, fmt: str) -> list[tuple[int, object, str | None]]:
@@ -103,6 +103,46 @@ def test_each_json_item_holding_a_byte_that_is_not_utf8_is_rejected_alone(
                                               for number in range(len(items))]
     assert [item for number, (_, item, _) in enumerate(got) if number not in spoilt] == [
         item for number, item in enumerate(items) if number not in spoilt]
+
+
+WIDE = ["utf-16", "utf-16-be", "utf-32", "utf-32-be"]  # Python's "utf-16" and "utf-32" write the machine's order
+
+
+def wide(text: str, encoding: str) -> bytes:
+    """`text` in `encoding`, byte order mark first (as Windows PowerShell 5 writes with `>`)."""
+    mark = "\ufeff" if encoding.endswith("-be") else ""
+    return (mark + text).encode(encoding, "surrogatepass")
+
+
+@pytest.mark.parametrize("encoding", WIDE)
+@pytest.mark.parametrize(("fmt", "text"), [
+    ("jsonl", '{"id": "caf\u00e9", "n": 1}\r\n\r\n{"id": "\U0001f600"}\r\nnot json\r\n'),
+    ("json", '[{"id": 1},\n {"id": "\u00e9"}]\n'),
+    ("csv", "id,name\r\n1,caf\u00e9\r\n2,\"two\r\nlines\"\r\n"),
+    ("yaml", "- id: 1\n  name: caf\u00e9\n- {id: 2}\n")])
+def test_utf16_and_utf32_text_is_read_as_the_same_text_in_utf8(encoding: str, fmt: str, text: str) -> None:
+    expected = records(text, fmt)
+    assert [r for r in expected if r[2] is None]
+    got = [(r.line, r.item, r.error) for r in read_items(as_utf8(io.BytesIO(wide(text, encoding))), fmt)]
+    assert got == expected
+    with open(__file__, "rb") as handle:  # a file (buffered) is read from its start too
+        assert as_utf8(handle) is handle and handle.tell() == 0
+
+
+@pytest.mark.parametrize("encoding", WIDE)
+def test_a_unit_that_is_not_utf16_rejects_only_its_item(encoding: str) -> None:
+    # a lone surrogate in one line, an odd byte at the end: as a stray byte in a UTF-8 file
+    data = wide('{"id": 1}\n{"id": "a\ud800"}\n{"id": 3}\n', encoding) + b"x"
+    got = [(r.line, r.item, r.error) for r in read_items(as_utf8(io.BytesIO(data)), "jsonl")]
+    assert got == [(1, {"id": 1}, None), (2, {"id": "a\ufffd"}, "item is not valid UTF-8"), (3, {"id": 3}, None),
+                   (4, None, "item is not valid UTF-8")]
+
+
+def test_a_stream_without_a_wide_byte_order_mark_is_read_as_it_is() -> None:
+    for data in [b"", b"\xff", b'\xef\xbb\xbf{"id": 1}\n', b'{"id": 1}\n']:
+        stream = io.BytesIO(data)
+        stream.seek(min(1, len(data)))  # from where it stands
+        assert as_utf8(stream) is stream and stream.tell() == min(1, len(data))
 
 
 def test_json_array_elements_with_their_lines() -> None:

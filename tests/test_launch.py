@@ -182,6 +182,21 @@ def test_jobs_run_from_the_cache_too(tmp_path: Path) -> None:
     assert quick[3] == "quick" and quick[:3] == rulebook(["classify", str(clean), "--policy", str(BENCH_POLICY)], None)[:3]
 
 
+def test_items_in_utf16_run_from_the_cache_as_their_utf8_text_does(tmp_path: Path) -> None:
+    # the quick start takes UTF-8 only: UTF-16 goes through the record forms, in one process or two
+    text = bench_items(30_000) + b"\n".join(ODD_LINES) + b"\n"
+    items, wide = tmp_path / "items.jsonl", tmp_path / "wide.jsonl"
+    items.write_bytes(text)
+    wide.write_bytes(text.decode().encode("utf-16"))
+    assert wide.stat().st_size > 4 << 20  # large enough for workers
+    args = ["classify", "--policy", str(BENCH_POLICY)]
+    rulebook([*args, "-"], tmp_path, b"{}\n")
+    expected = rulebook([*args, str(items)], None)[:3]
+    assert expected[2] == 3
+    for more in [[str(wide)], [str(wide), "-j", "2"], ["-"]]:
+        assert rulebook([*args, *more], tmp_path, wide.read_bytes() if more == ["-"] else b"")[:3] == expected, more
+
+
 NESTED_POLICY = ROOT / "benchmarks" / "ops-triage.yaml"
 
 

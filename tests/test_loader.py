@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine import loader
+from engine.errors import Diagnostic, Span
 from engine.loader import discover, parse_documents
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,6 +120,27 @@ def test_several_documents_in_one_file() -> None:
 def test_byte_order_mark_is_ignored() -> None:
     (document,), problems = parse_documents("\ufeffa: 1\n", "p.yaml")
     assert problems == [] and document.data == {"a": 1}
+
+
+def test_a_byte_that_is_not_utf8_is_reported_where_it_is(tmp_path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_bytes("rulebook: 1\r\nname: caf\u00e9 \u00e9\xe9\r\n".encode("latin-1"))
+    assert loader.read_file(str(path), "p.yaml") == ([], [Diagnostic(
+        "file-encoding", "file is not valid UTF-8 (invalid continuation byte)", Span("p.yaml", 2, 10),
+        "save the file as UTF-8, or write the character again")])
+    # the excerpt shows the line, the byte as U+FFFD
+    assert loader.shown_text(str(path)) == "rulebook: 1\nname: caf\ufffd \ufffd\ufffd\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])
+def test_a_policy_in_utf16_or_utf32_is_asked_for_in_utf8(tmp_path, encoding: str) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_bytes("rulebook: 1\r\nname: caf\u00e9\r\n".encode(encoding))
+    (problem,) = loader.read_file(str(path), "p.yaml")[1]
+    assert (problem.code, problem.message, problem.span) == (
+        "file-encoding", f"file is {encoding.upper()}, not UTF-8", Span("p.yaml", 1, 1))
+    assert problem.hint and problem.hint.startswith("save it as UTF-8")
+    assert loader.shown_text(str(path)) == "rulebook: 1\nname: caf\u00e9\n"
 
 
 def test_discover_searches_folders_in_order_and_skips_hidden(tmp_path) -> None:
