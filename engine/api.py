@@ -18,7 +18,7 @@ import datetime as _dt
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from .errors import PolicyError
+from .errors import PolicyError, UsageError, did_you_mean
 from .evaluate import Classifier, Decision, Rejection, Verdict
 from .loader import parse_documents
 from .model import ClassificationPolicy, GatesPolicy
@@ -33,12 +33,15 @@ class Policy:
     """A checked policy set, ready to decide items.
 
     `name` chooses a policy where the set holds several of a kind; a kind that holds no policy
-    of that name uses its only policy. `as_of` is the date (or date-time) `days_since()`
+    of that name uses its only policy. A name no policy in the set has is a `UsageError`. `as_of` is the date (or date-time) `days_since()`
     counts to: by default the date in UTC when the object was made, so a service that runs
     for days loads its policy again, or names the date.
     """
 
     def __init__(self, policy_set: PolicySet, name: str | None = None, as_of: _dt.date | str | None = None):
+        if name is not None and all(policy.name != name for policy in policy_set.policies):
+            hint = did_you_mean(name, [policy.name for policy in policy_set.policies])
+            raise UsageError(f"no policy named '{name}'" + (f"; {hint}" if hint else ""))
         self.policy_set = policy_set
         self._name = name
         self.as_of = _as_of(as_of) if as_of is not None else today()

@@ -854,7 +854,10 @@ def _checked_policy(paths: list[str], name: str | None, which: str, done: str,
         # nothing to decide with: say why each file was passed over (the usage error that
         # follows names the rule lists written for another engine, with the command for them)
         click.echo(format_diagnostics(passed_over, report.sources), err=True)
-    return Policy(report.policy_set, name, as_of)
+    try:
+        return Policy(report.policy_set, name, as_of)
+    except UsageError as error:  # --name names no policy in the set
+        _usage(str(error))
 
 
 def _choose(policy: Any, kind: str) -> None:

@@ -219,6 +219,8 @@ def test_choosing_among_several_policies(write) -> None:
     assert ambiguous.exit_code == 2 and "--name" in ambiguous.stderr
     chosen = run("classify", "-", "-p", folder, "--name", "other", input='{"id": 1}\n')
     assert chosen.exit_code == 0 and jsonl(chosen.stdout)[0]["policy"]["name"] == "other"
+    misspelt = run("classify", "-", "-p", folder, "--name", "othr", input='{"id": 1}\n')
+    assert misspelt.exit_code == 2 and "no policy named 'othr'; did you mean 'other'?" in misspelt.stderr
 
 
 def test_output_is_byte_identical_across_runs(policy: Path, write) -> None:

@@ -103,7 +103,7 @@ def test_an_invalid_policy_names_its_side_and_stops(write, setup: tuple[str, str
     (["one-path"], "name the OLD and NEW policies"),
     (["a", "b", "--base", "main"], "with --base, name one PATH"),
     (["OLD", "NEW", "--items", "missing.jsonl"], "cannot read items from 'missing.jsonl'"),
-    (["OLD", "OLD", "--name", "other"], "no classification policy named 'other'"),
+    (["OLD", "OLD", "--name", "other"], "no policy named 'other'"),
 ])
 def test_usage_errors(setup: tuple[str, str, str], args: list[str], message: str) -> None:
     old, new, items = setup

@@ -345,6 +345,8 @@ def test_a_folder_with_both_kinds_classifies_and_gates(write) -> None:
     assert policy.classify({"type": "idea", "estimated_cost": 200000}).outcome == "initiative"
     assert policy.gate({"type": "idea", "estimated_cost": 200000, "stage": "definition"}).result == "fail"
     assert engine.load(str(write("set/x.txt", "").parent), name="test-gates").classification.name == "test-policy"
+    with pytest.raises(UsageError, match="no policy named 'test-gate'; did you mean 'test-gates'"):
+        engine.load(str(write("set/x.txt", "").parent), name="test-gate")  # at once, not when first used
     assert policy.annotate({"id": "A", "estimated_cost": 1}) == {
         "id": "A", "estimated_cost": 1, "outcome": "routine_ticket", "rule": None,
         "because": "no rule matched; the policy's default applies"}
