@@ -654,13 +654,16 @@ def scalar_locator(document: Document, path: Path) -> ex.Locate:
     written = lines[start.line - 1][start.column - 1:] if 0 < start.line <= len(lines) else ""
 
     def locate(offset: int, length: int) -> Span:
-        single_line = start.end_line is None or start.end_line == start.line
+        single_line = start.end_line == start.line  # a span over several lines has no end
         if style is None and value and not written.rstrip().startswith(value):
             return _folded_position(lines, start, value, offset, length) or start
+        if style in ("'", '"') and not single_line:
+            return _folded_position(lines, start, value, offset, length, style) or start
         if style in (None, "'", '"') and single_line and "\n" not in value:
             shift = 1 if style in ("'", '"') else 0
-            if style == "'":
-                shift += value[:offset].count("'")  # each ' is written ''
+            if style == "'":  # each ' is written ''
+                shift += value[:offset].count("'")
+                length += value[offset:offset + length].count("'")
             elif style == '"' and "\\" in written:
                 return start  # escapes shift columns unpredictably; point at the value
             return start.shifted(shift + offset, length)
@@ -671,25 +674,36 @@ def scalar_locator(document: Document, path: Path) -> ex.Locate:
     return locate
 
 
-def _folded_position(lines: list[str], start: Span, value: str, offset: int, length: int) -> Span | None:
-    """Where `offset` of a plain scalar written over several lines is: YAML reads each line
-    break and the indentation after it as one space, and ' #' as the start of a comment. None
-    if the lines do not give the value that way (a blank line within it)."""
+def _folded_position(lines: list[str], start: Span, value: str, offset: int, length: int,
+                     quote: str | None = None) -> Span | None:
+    """Where `offset` of a plain or quoted scalar written over several lines is: YAML reads
+    each line break and the indentation around it as one space, and in a plain scalar ' #' as
+    the start of a comment; in a single-quoted one, '' as '. None if the lines do not give the
+    value that way (a blank line within it, an escape in a double-quoted one)."""
 
     def content(text: str) -> str:
-        comment = re.search(r"\s#", text)
+        comment = re.search(r"\s#", text) if quote is None else None
         return (text[:comment.start()] if comment else text).strip()
 
-    parts = [(start.line, start.column, content(lines[start.line - 1][start.column - 1:]))]
+    if quote == "'":  # positions in the text as written, where each ' is ''
+        offset, length = offset + value[:offset].count("'"), length + value[offset:offset + length].count("'")
+        value = value.replace("'", "''")
+    first = lines[start.line - 1][start.column - 1 + (quote is not None):]
+    parts = [(start.line, start.column + (quote is not None), first.rstrip() if quote else content(first))]
     number, read = start.line + 1, len(parts[0][2])
     while read < len(value) and number <= len(lines):
         text = lines[number - 1]
         if not content(text):
             return None
-        parts.append((number, len(text) - len(text.lstrip()) + 1, content(text)))
-        read += 1 + len(parts[-1][2])
+        written = content(text)
+        if quote is not None and read + 1 + len(written) > len(value):  # the last line: up to the closing quote
+            if not written[len(value) - read - 1:].startswith(quote):
+                return None
+            written = written[:len(value) - read - 1]
+        parts.append((number, len(text) - len(text.lstrip()) + 1, written))
+        read += 1 + len(written)
         number += 1
-    if " ".join(text for _, _, text in parts) != value:
+    if " ".join(text for _, _, text in parts) != value or (quote == '"' and "\\" in value):
         return None
     for number, column, text in parts:
         if offset <= len(text):

@@ -455,6 +455,30 @@ def test_column_inside_a_single_quoted_scalar_with_escaped_quotes(write) -> None
     assert only(problems_of(write, text))[1:3] == (line_of(text, "recurence_90d"), column_of(text, "recurence_90d"))
 
 
+def test_column_inside_a_quoted_scalar_written_over_several_lines(write) -> None:
+    for quote in ['"', "'"]:
+        text = policy_text(f"""
+            - id: r1
+              outcome: initiative
+              when: {quote}service_criticality == 'high' and
+                recurence_90d >= 10   and
+                  departments_affected >= 3{quote}
+        """.replace("'high'", "'high'" if quote == '"' else "''high''"))
+        assert only(problems_of(write, text))[1:3] == (line_of(text, "recurence_90d"), column_of(text, "recurence_90d"))
+    text = policy_text("""
+        - id: r1
+          outcome: initiative
+          when: 'recurrence_90d >= 10 and
+            service_criticality == ''hgh'''
+    """)
+    (problem,) = check_paths([str(write("policy.yaml", text))]).errors
+    start = column_of(text, "''hgh''")
+    assert (problem.span.line, problem.span.column, problem.span.end_column) == (line_of(text, "hgh"), start, start + 7)
+    # an escape in a double-quoted scalar: the scalar's start, where columns cannot be told
+    escaped = text.replace("'recurrence_90d", '"recurrence_90d').replace("''hgh'''", "'hgh' and \\t\"")
+    assert only(problems_of(write, escaped))[1:3] == (line_of(text, "when:"), column_of(text, "'recurrence_90d"))
+
+
 def test_all_errors_in_all_files_in_one_run(write) -> None:
     first = write("a/one.yaml", policy_text("- {id: r1, outcome: nope, when: 'recurrence_90d > 1'}"))
     write("a/two.yaml", policy_text("- {id: r1, outcome: initiative, when: 'recurence > 1'}").replace("test-policy", "other"))
