@@ -449,7 +449,8 @@ def discover(paths: list[str] | tuple[str, ...]) -> tuple[list[str], list[Diagno
     """The YAML files named by `paths`: files as given, folders searched recursively in name order.
 
     Hidden files and folders (a leading '.') are skipped, so a policy repository's `.github/`
-    does not count as policy.
+    does not count as policy. Each file is named in one spelling however it was reached
+    (`./p.yaml` is `p.yaml`), so that a file named by a test file too is reported once.
     """
     files: list[str] = []
     problems: list[Diagnostic] = []
@@ -472,5 +473,5 @@ def discover(paths: list[str] | tuple[str, ...]) -> tuple[list[str], list[Diagno
         real = os.path.realpath(file)
         if real not in seen:
             seen.add(real)
-            unique.append(file)
+            unique.append(os.path.normpath(file))
     return unique, problems

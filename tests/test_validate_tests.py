@@ -294,6 +294,17 @@ def test_an_invalid_tested_policy_is_reported_where_its_problems_are(write) -> N
         ("intake.yaml", "unknown-name"), ("cases.yaml", "invalid-policy")]
 
 
+def test_a_tested_policy_in_the_folder_checked_is_reported_once_however_the_folder_is_named(write, monkeypatch) -> None:
+    folder = write("set/intake.yaml", policy_text(RULES.replace("recurrence_90d >= 3", "recurence_90d >= 3"))).parent
+    write("set/tests/cases.yaml", cases_file("- {name: a, item: {}, expect: initiative}", policy="../intake.yaml"))
+    monkeypatch.chdir(folder)
+    for named in [".", "./", "../set"]:
+        report = check_paths([named], tests=True)
+        assert [(d.span.file, d.code) for d in report.errors] == [
+            ("intake.yaml" if named != "../set" else "../set/intake.yaml", "unknown-name"),
+            ("tests/cases.yaml" if named != "../set" else "../set/tests/cases.yaml", "invalid-policy")], named
+
+
 def test_policy_name_chooses_and_must_exist(write) -> None:
     write("set/other.yaml", policy_text(RULES).replace("test-policy", "other-policy"))
     found = problems(write, "- {name: a, item: {}, expect: initiative}", header="policy_name: test-polcy\n")
