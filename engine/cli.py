@@ -629,12 +629,13 @@ def diff(paths: tuple[str, ...], base: str | None, items: str, name: str | None,
             from .sandbox import today
 
             as_of = today()
-        old = _checked_policy([old_path], name, f"the old policy ({old_label})", "nothing was compared", names, as_of)
-        new = _checked_policy([new_path], name, f"the new policy ({new_path})", "nothing was compared", as_of=as_of)
+        old_side, new_side = f"the old policy ({old_label})", f"the new policy ({new_path})"
+        old = _checked_policy([old_path], name, old_side, "nothing was compared", names, as_of)
+        new = _checked_policy([new_path], name, new_side, "nothing was compared", as_of=as_of)
         if old is None or new is None:
             sys.exit(ExitCode.FAILED)
-        _choose(old, "classification")
-        _choose(new, "classification")
+        _choose(old, "classification", old_side)
+        _choose(new, "classification", new_side)
     source = _open_items(items)
     _check_id_field(items, format_for(items, input_format), id_field)
     with _Progress() as progress:
@@ -857,15 +858,16 @@ def _checked_policy(paths: list[str], name: str | None, which: str, done: str,
     try:
         return Policy(report.policy_set, name, as_of)
     except UsageError as error:  # --name names no policy in the set
-        _usage(str(error))
+        _usage(str(error) if which == "the policy" else f"{which}: {error}")  # diff says which side
 
 
-def _choose(policy: Any, kind: str) -> None:
-    """Make sure the policy set has the one policy of `kind` the command needs; else exit 2."""
+def _choose(policy: Any, kind: str, which: str | None = None) -> None:
+    """Make sure the policy set has the one policy of `kind` the command needs; else exit 2,
+    saying `which` policy it is where there are two."""
     try:
         policy.gates if kind == "gates" else policy.classification  # noqa: B018
     except UsageError as error:
-        _usage(str(error))
+        _usage(f"{which}: {error}" if which else str(error))
 
 
 def _one_document_or_lines(stream: IO[bytes]) -> tuple[IO[bytes], str]:

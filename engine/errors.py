@@ -95,6 +95,18 @@ class UsageError(RulebookError):
     """The caller asked for something that cannot be done (no such policy, unknown format)."""
 
 
+class SeveralPolicies(UsageError):
+    """The policy set holds several policies of the kind needed, and none was named."""
+
+    def __init__(self, kind: str, names: list[str]):
+        self.kind, self.names = kind, names
+        super().__init__(f"{self.problem}; choose one with --name")
+
+    @property
+    def problem(self) -> str:
+        return f"the policy set holds several {self.kind} policies ({', '.join(self.names)})"
+
+
 def plural(count: int, noun: str, plural_form: str | None = None) -> str:
     """`noun` in the form that goes with `count` ("1 error", "2 errors")."""
     if count == 1:

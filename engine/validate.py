@@ -81,7 +81,7 @@ class PolicySet:
 def _choose(policies: tuple[Any, ...], name: str | None, kind: str, rule_lists: tuple[str, ...] = ()) -> Any:
     """The policy of one kind named `name`, or the only one of that kind; else a usage error
     (which names the `rule_lists` skipped, where there is no policy at all)."""
-    from .errors import UsageError
+    from .errors import SeveralPolicies, UsageError
 
     if name is not None:
         for policy in policies:
@@ -95,8 +95,7 @@ def _choose(policies: tuple[Any, ...], name: str | None, kind: str, rule_lists: 
                           for file in rule_lists)
         raise UsageError(f"the policy set holds no {kind} policy{imports}")
     if len(policies) > 1:
-        names = ", ".join(p.name for p in policies)
-        raise UsageError(f"the policy set holds several {kind} policies ({names}); choose one with --name")
+        raise SeveralPolicies(kind, [p.name for p in policies])
     return policies[0]
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from .api import Policy
 from .cases import Case, Expectation, TestFile
-from .errors import Diagnostic, Span, UsageError, counted, did_you_mean, listed
+from .errors import Diagnostic, SeveralPolicies, Span, UsageError, counted, did_you_mean, listed
 from .gates import RESULTS
 from .loader import Document, Path
 from .model import IMPLICIT_FIELDS, ClassificationPolicy, GatesPolicy
@@ -115,8 +115,9 @@ class _Target:
                 self.policy.gater()  # the gates may need the set's classification policy
             except UsageError as error:
                 self.chosen["gates"] = None
+                problem = error.problem if isinstance(error, SeveralPolicies) else str(error)  # it names --name
                 if at is not None:
-                    self.builder.problem(at, "policy-kind", f"the gate cases cannot be checked: {error}",
+                    self.builder.problem(at, "policy-kind", f"the gate cases cannot be checked: {problem}",
                                          "choose the classification policy with 'policy_name'")
         return self.chosen["gates"]
 

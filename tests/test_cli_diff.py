@@ -8,7 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from .conftest import SCHEMAS, policy_text, run
+from .conftest import POLICIES, SCHEMAS, policy_text, run
 from .test_compare import ITEMS, NEXT_RULES, RULES
 from .test_revision import RULES as REPOSITORY_RULES
 from .test_revision import git, make_repo
@@ -103,11 +103,14 @@ def test_an_invalid_policy_names_its_side_and_stops(write, setup: tuple[str, str
     (["one-path"], "name the OLD and NEW policies"),
     (["a", "b", "--base", "main"], "with --base, name one PATH"),
     (["OLD", "NEW", "--items", "missing.jsonl"], "cannot read items from 'missing.jsonl'"),
-    (["OLD", "OLD", "--name", "other"], "no policy named 'other'"),
+    (["OLD", "OLD", "--name", "other"], "the old policy (OLD): no policy named 'other'"),
+    (["OLD", "GATES"], "the new policy (GATES): the policy set holds no classification policy"),
 ])
 def test_usage_errors(setup: tuple[str, str, str], args: list[str], message: str) -> None:
     old, new, items = setup
-    args = [{"OLD": old, "NEW": new}.get(arg, arg) for arg in args]
+    gates = str(POLICIES / "initiative-gates.yaml")
+    args = [{"OLD": old, "NEW": new, "GATES": gates}.get(arg, arg) for arg in args]
+    message = message.replace("(OLD)", f"({old})").replace("(GATES)", f"({gates})")
     if "--items" not in args:
         args += ["--items", items]
     result = run("diff", *args)

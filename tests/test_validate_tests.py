@@ -305,6 +305,18 @@ def test_a_tested_policy_in_the_folder_checked_is_reported_once_however_the_fold
             ("tests/cases.yaml" if named != "../set" else "../set/tests/cases.yaml", "invalid-policy")], named
 
 
+def test_gate_cases_over_a_set_of_several_classification_policies_say_how_to_choose_one(write) -> None:
+    write("set/intake.yaml", policy_text(RULES))
+    write("set/other.yaml", policy_text(RULES).replace("test-policy", "other-policy"))
+    write("set/gates.yaml", gates_text(GATES, extra="applies_to: outcome == 'initiative'\n"))
+    path = write("set/tests/cases.yaml", cases_file("- {name: a, item: {stage: definition}, gate: true, "
+                                                    "expect: {result: fail}}", header="policy_name: test-gates\n"))
+    (problem,) = checked([str(path)]).errors
+    assert (problem.code, problem.message, problem.hint) == (
+        "policy-kind", "the gate cases cannot be checked: the policy set holds several classification policies "
+        "(test-policy, other-policy)", "choose the classification policy with 'policy_name'")
+
+
 def test_policy_name_chooses_and_must_exist(write) -> None:
     write("set/other.yaml", policy_text(RULES).replace("test-policy", "other-policy"))
     found = problems(write, "- {name: a, item: {}, expect: initiative}", header="policy_name: test-polcy\n")
