@@ -5,12 +5,14 @@ same path at REF. The files are listed with `git ls-tree` and read with `git cat
 as subprocesses, so the working tree, the index and HEAD are never touched), then written
 to a temporary folder, where the normal loader reads them. Each file is shown under the
 name `REF:path/in/repository.yaml`, so diagnostics and reports point at the revision, not
-at the temporary copy.
+at the temporary copy. A symbolic link is followed within the repository, as the working
+tree's is.
 """
 
 from __future__ import annotations
 
 import os
+import posixpath
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -45,28 +47,61 @@ def policy_at(ref: str, path: str) -> Iterator[Checkout]:
         raise UsageError(f"unknown git revision '{ref}'")
     commit = found.stdout.decode().strip()
     listing = _git(top, "ls-tree", "-r", "-z", commit, "--", *([inside] if inside else []))
-    blobs = []
+    blobs: list[tuple[str, str]] = []  # (path, mode)
     for entry in filter(None, os.fsdecode(listing).split("\0")):
         meta, _, name = entry.partition("\t")
-        if meta.split()[1] == "blob":
-            blobs.append(name)
+        mode, kind = meta.split()[:2]
+        if kind == "blob":
+            blobs.append((name, mode))
     if not blobs:
         raise UsageError(f"'{path}' does not exist at '{ref}'")
-    single = blobs == [inside]
+    single = [name for name, _ in blobs] == [inside]
     with tempfile.TemporaryDirectory(prefix="rulebook-") as folder:
         names: dict[str, str] = {}
-        for name in blobs:
+        for name, mode in blobs:
             if not single and not name.endswith(YAML_SUFFIXES):
                 continue  # the loader reads only YAML files from a folder
+            content = _content(top, ref, commit, name, mode)
+            if content is None:  # a link to a folder, which a folder's listing passes over too
+                if single:
+                    raise UsageError(f"'{ref}:{name}' is a symbolic link to a folder; name the folder itself")
+                continue
             copy = os.path.join(folder, *name.split("/"))
             os.makedirs(os.path.dirname(copy), exist_ok=True)
             with open(copy, "wb") as handle:
-                handle.write(_git(top, "cat-file", "blob", f"{commit}:{name}"))
+                handle.write(content)
             names[os.path.normpath(copy)] = f"{ref}:{name}"
         root = os.path.join(folder, *inside.split("/")) if inside else folder
         if not single:
             os.makedirs(root, exist_ok=True)  # a folder without YAML files: the loader says so
         yield Checkout(root, names, f"{ref}:{inside}")
+
+
+SYMLINK = "120000"  # git's mode for a symbolic link, whose blob is the path it points to
+MAX_LINKS = 40  # links followed one after another, as the system's own limit does
+
+
+def _content(top: str, ref: str, commit: str, name: str, mode: str) -> bytes | None:
+    """The bytes of file `name` at `commit`, following symbolic links as the working tree does,
+    within the repository (git keeps no copy of what lies outside it); None for a link to a
+    folder."""
+    shown = name
+    for _ in range(MAX_LINKS):
+        data = _git(top, "cat-file", "blob", f"{commit}:{name}")
+        if mode != SYMLINK:
+            return data
+        target = posixpath.normpath(posixpath.join(posixpath.dirname(name), os.fsdecode(data)))
+        if target == ".." or target.startswith("../") or posixpath.isabs(target):
+            raise UsageError(f"'{ref}:{shown}' is a symbolic link to '{os.fsdecode(data)}', outside the repository, "
+                             "which git keeps no copy of")
+        entry = os.fsdecode(_git(top, "ls-tree", "-z", commit, "--", target)).split("\0")[0]
+        if not entry:
+            raise UsageError(f"'{ref}:{shown}' is a symbolic link to '{target}', which does not exist at '{ref}'")
+        mode, kind = entry.partition("\t")[0].split()[:2]
+        if kind != "blob":
+            return None
+        name = target
+    raise UsageError(f"'{ref}:{shown}' is a symbolic link in a chain of more than {MAX_LINKS}")
 
 
 def _locate(path: str) -> tuple[str, str]:

@@ -89,3 +89,35 @@ def test_outside_a_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     with pytest.raises(UsageError, match="'policies' is not inside a git repository"):
         with policy_at("main", "policies"):
             pass
+
+
+def test_a_symbolic_link_is_followed_within_the_repository(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # policies/current.yaml -> ../versions/v1.yaml: the old side reads what the link pointed at
+    monkeypatch.chdir(repo)
+    (repo / "versions").mkdir()
+    (repo / "versions" / "v1.yaml").write_text(policy_text(RULES).replace("test-policy", "linked"))
+    (repo / "policies" / "current.yaml").symlink_to("../versions/v1.yaml")
+    (repo / "policies" / "shelf.yaml").symlink_to("../versions")  # a folder: passed over, as the loader does
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "linked")
+    (repo / "versions" / "v1.yaml").write_text("changed since\n")
+    for path in ["policies", "policies/current.yaml"]:
+        with policy_at("HEAD", path) as checkout:
+            report = check_paths([checkout.path], checkout.names)
+            assert report.errors == []
+            assert {p.file: p.name for p in report.policy_set.classifications if p.name == "linked"} == {
+                "HEAD:policies/current.yaml": "linked"}, path
+    (repo / "policies" / "shelf.yaml").unlink()  # a file now, in the working tree; a link to a folder at HEAD
+    (repo / "policies" / "shelf.yaml").write_text(policy_text(RULES))
+    with pytest.raises(UsageError, match="'HEAD:policies/shelf.yaml' is a symbolic link to a folder"), \
+            policy_at("HEAD", "policies/shelf.yaml"):
+        pass
+    for target, message in [("/etc/hostname", "'/etc/hostname', outside the repository"),
+                            ("../nowhere.yaml", "'nowhere.yaml', which does not exist at 'HEAD'")]:
+        (repo / "policies" / "current.yaml").unlink()
+        (repo / "policies" / "current.yaml").symlink_to(target)
+        git(repo, "add", ".")
+        git(repo, "commit", "-q", "-m", "broken")
+        with pytest.raises(UsageError, match=f"'HEAD:policies/current.yaml' is a symbolic link to {message}"), \
+                policy_at("HEAD", "policies"):
+            pass
