@@ -21,7 +21,15 @@ from typing import Any
 
 from .api import Policy
 from .cases import Case, Expectation, TestFile
-from .errors import Diagnostic, SeveralPolicies, Span, UsageError, counted, did_you_mean, listed
+from .errors import (
+    Diagnostic,
+    SeveralPolicies,
+    Span,
+    UsageError,
+    counted,
+    did_you_mean,
+    listed,
+)
 from .gates import RESULTS
 from .loader import Document, Path
 from .model import IMPLICIT_FIELDS, ClassificationPolicy, GatesPolicy

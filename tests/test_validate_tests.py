@@ -313,8 +313,8 @@ def test_gate_cases_over_a_set_of_several_classification_policies_say_how_to_cho
                                                     "expect: {result: fail}}", header="policy_name: test-gates\n"))
     (problem,) = checked([str(path)]).errors
     assert (problem.code, problem.message, problem.hint) == (
-        "policy-kind", "the gate cases cannot be checked: the policy set holds several classification policies "
-        "(test-policy, other-policy)", "choose the classification policy with 'policy_name'")
+        "policy-kind", ("the gate cases cannot be checked: the policy set holds several classification policies "
+                        "(test-policy, other-policy)"), "choose the classification policy with 'policy_name'")
 
 
 def test_policy_name_chooses_and_must_exist(write) -> None:
