@@ -483,17 +483,19 @@ def lint_classification(policy: ClassificationPolicy, timeout_ms: int = QUERY_MI
                 base.add(z3.Not(translation.true[rule.when.node_id]))
         finally:
             base.pop()
+        never = dead | {rule.id for rule, _ in shadowed}  # rules that decide no item, so shadow none
         for rule, earlier in shadowed:
-            winners = [r for r in earlier if ask(translation.true[rule.when.node_id], translation.true[r.when.node_id])[0] == "sat"]
+            winners = [r for r in earlier if r.id not in never
+                       and ask(translation.true[rule.when.node_id], translation.true[r.when.node_id])[0] == "sat"]
             _, example = search([translation.true[rule.when.node_id]],
                                 lambda item, rule=rule: _fires_first_elsewhere(classifier, rule, item))
             names = ", ".join(f"'{r.id}'" for r in winners) or "earlier rules"
-            word = "higher-priority" if policy.hit == "priority" else "earlier"
+            word, hint = _why_first(policy, rule, winners)
             finding("shadowed-rule", "error",
                     f"rule '{rule.id}' can never fire: whenever it matches, {word} rule{'s' if len(winners) != 1 else ''} "
                     f"{names} decide{'s' if len(winners) == 1 else ''} first", rule,
                     related=tuple(r.id for r in winners), witness=example,
-                    hint="move it before the rules that shadow it, narrow them, or remove it")
+                    hint=f"{hint} the rules that shadow it, narrow them, or remove it")
     # overlaps under unique
     if policy.hit == "unique":
         undecided: dict[str, list[Rule]] = {}  # a rule -> the earlier rules it may overlap, not analysed
@@ -590,6 +592,19 @@ def _holds(classifier: Any, rule: Rule, item: dict[str, Any]) -> bool:
         return classifier.program.evaluate(rule.when, checked.values, checked.present, [None] * classifier.slots) is True
     except (ItemError, ConditionError):
         return False
+
+
+def _why_first(policy: ClassificationPolicy, rule: Rule, winners: list[Rule]) -> tuple[str, str]:
+    """How the rules that shadow `rule` come first (for the message), and how `rule` would come
+    before them (the start of the hint): by their place in the file, or by their priority."""
+    if policy.hit != "priority":
+        return "earlier", "move it before"
+    higher = [r for r in winners if (r.priority or 0) > (rule.priority or 0)]
+    if not higher:
+        return "earlier equal-priority", "move it before"
+    if len(higher) == len(winners):
+        return "higher-priority", "give it a higher priority than"
+    return "higher- or equal-priority", "give it a higher priority than (or move it before those of its priority)"
 
 
 def _fires_first_elsewhere(classifier: Any, rule: Rule, item: dict[str, Any]) -> bool:

@@ -106,6 +106,21 @@ def test_priority_order_decides_shadowing() -> None:
     assert codes(findings) == []  # the narrow rule has the higher priority: both can fire
     _, findings = lint(rules.replace("priority: 5", "priority: 0"), hit="priority")
     assert codes(findings) == [("shadowed-rule", "narrow")]
+    (shadowed,) = [f for f in findings if f.code == "shadowed-rule"]
+    assert "higher-priority rule 'wide' decides first" in shadowed.message
+    assert shadowed.hint.startswith("give it a higher priority than the rules that shadow it")
+
+
+def test_a_rule_shadowed_itself_is_not_named_as_shadowing_another() -> None:
+    # 'tied' never decides (the earlier 'wide' of its priority does), so only 'wide' shadows 'low'
+    _, findings = lint("  - {id: wide, outcome: improve, when: 'count >= 3', priority: 10}\n"
+                       "  - {id: tied, outcome: improve, when: \"count >= 3 and level == 'high'\", priority: 10}\n"
+                       "  - {id: low, outcome: initiative, when: 'count >= 5', priority: 5}\n", hit="priority")
+    assert [(f.rule, f.related, f.message.split(": ", 1)[1], f.hint.split(" the rules")[0]) for f in findings
+            if f.code == "shadowed-rule"] == [
+        ("tied", ("wide",), "whenever it matches, earlier equal-priority rule 'wide' decides first", "move it before"),
+        ("low", ("wide",), "whenever it matches, higher-priority rule 'wide' decides first",
+         "give it a higher priority than")]
 
 
 def test_missing_data_is_not_shadowing() -> None:
