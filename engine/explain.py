@@ -20,6 +20,7 @@ from .evaluate import _word as result_word
 from .expressions import days_since_inputs, reads_as_of
 from .inputs import CheckedItem, number_text
 from .jsonio import encode, encode_record
+from .render import markdown_code, markdown_text
 from .sandbox import days_since
 
 FORMATS = ("text", "markdown", "json")
@@ -328,7 +329,7 @@ class _Writer:
     def render(self) -> str:
         decision, trace = self.decision, self.trace
         verdict = decision.verdict
-        item = f"Item {_show(decision.item_id)}" if decision.item_id is not None else "The item"
+        item = f"Item {self.text(_show(decision.item_id))}" if decision.item_id is not None else "The item"
         outcome = ", ".join(verdict.outcome) if verdict.collect else verdict.outcome
         self.heading(f"{item}: {outcome}")
         fired = [rule for rule in trace.rules if rule.matched]
@@ -411,7 +412,7 @@ class _Writer:
     def shown(self, fields: tuple[FieldValue, ...], condition: Any = None) -> list[str]:
         """The values a condition read; where it calls days_since(), the days counted from each
         input's value and the as-of date they are counted to."""
-        shown = [show_value(field) for field in fields]
+        shown = [self.text(show_value(field)) for field in fields]
         if self.as_of is None or condition is None:
             return shown
         checked = [node.expr for node in condition.walk() if node.expr is not None and reads_as_of(node.expr)]
@@ -443,7 +444,11 @@ class _Writer:
         return "- "
 
     def name(self, text: str) -> str:
-        return f"`{text}`" if self.markdown else f"'{text}'"
+        return markdown_code(text) if self.markdown else f"'{text}'"
 
     def expr(self, text: str) -> str:
-        return f"`{text}`" if self.markdown else text
+        return markdown_code(text) if self.markdown else text
+
+    def text(self, text: str) -> str:
+        """Text an item gave (its id, its values), shown as written in markdown too."""
+        return markdown_text(text) if self.markdown else text

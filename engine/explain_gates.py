@@ -30,6 +30,7 @@ from .gates import (
     trace_inputs,
 )
 from .model import Gate
+from .render import markdown_code
 
 _STATUS_WORDS = {"met": "met", "not_met": "not met", "unknown": "unknown"}
 _RULE_NEEDS = {"majority": "a majority needs {n}", "unanimous": "all {n} must approve", "at_least": "at least {n} must approve"}
@@ -89,7 +90,7 @@ class _GateWriter(_Writer):
 
     def render(self) -> str:
         result = self.result
-        item = f"Item {_show(result.item_id)}" if result.item_id is not None else "The item"
+        item = f"Item {self.text(_show(result.item_id))}" if result.item_id is not None else "The item"
         stage, target = self.name(result.stage), self.name(result.target)
         if result.result == PASS:
             self.heading(f"{item}: ready to move from {stage} to {target}")
@@ -250,7 +251,8 @@ class _GateWriter(_Writer):
         head = f"{self.indent(depth)}- {label} {criterion.kind}{named}{where}"
         below = self.indent(depth + 1) + ("- " if self.markdown else "  ")
         if isinstance(criterion, EvidenceCheck):
-            shown = "missing" if criterion.missing else ("empty " if _empty_value(criterion.value) else "") + _clip(_show(criterion.value))
+            shown = "missing" if criterion.missing else \
+                ("empty " if _empty_value(criterion.value) else "") + self.text(_clip(_show(criterion.value)))
             self.line(f"{head}: {shown}")
         elif isinstance(criterion, ConditionCheck):
             root = criterion.trace
@@ -287,7 +289,7 @@ class _GateWriter(_Writer):
 
     def vote(self, vote: Vote) -> str:
         at = f", {vote.at}" if vote.at is not None else ""
-        return f"{vote.by} ({vote.vote}{at})"
+        return self.text(f"{vote.by} ({vote.vote}{at})")
 
     def condition_name(self, check: ConditionCheck) -> str:
         """A condition by its id, or by its text when it has none."""
@@ -301,7 +303,7 @@ class _GateWriter(_Writer):
 
     def names(self, names: tuple[str, ...] | list[str]) -> str:
         """Field and member names for a sentence: plain in text, as code in markdown."""
-        shown = [f"`{name}`" if self.markdown else name for name in names]
+        shown = [markdown_code(name) if self.markdown else name for name in names]
         return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
 
     def stages(self, names: tuple[str, ...]) -> str:

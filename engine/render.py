@@ -11,6 +11,7 @@ offending line with the span underlined, then the hint.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterable
 from typing import IO, TYPE_CHECKING, Any
 
@@ -237,6 +238,24 @@ _ESCAPED.update({code: f"\\u{code:04x}" for code in (0x200E, 0x200F, *range(0x20
 def visible(text: str) -> str:
     """`text` with control and bidirectional formatting characters escaped (`\\x1b`, `\\n`, `\\u202e`)."""
     return text.translate(_ESCAPED)
+
+
+# Item values in markdown (a pull-request comment, an audit note) must show as written: an id
+# `<b>x</b>` or `*x*` would otherwise be read as markup, and `</details>` would close a fold.
+_MARKDOWN_SPECIAL = re.compile(r"[\\`*\[\]<>|&~]|(?<!\w)_|_(?!\w)")
+
+
+def markdown_text(text: str) -> str:
+    """`text` with the characters markdown would read as markup escaped by a backslash (an
+    underscore only where it could start or end emphasis, so `field_name` stays as it is)."""
+    return _MARKDOWN_SPECIAL.sub(lambda match: "\\" + match.group(), text)
+
+
+def markdown_code(text: str) -> str:
+    """`text` as a markdown code span, fenced by more backticks than it holds in a row."""
+    fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def writer_for(fmt: str, out: IO[bytes], explain: bool = False, kind: str = "decision", dated: bool = False) -> Writer:

@@ -12,7 +12,7 @@ from typing import Any
 from .compare import ErrorChange, Example, PolicyDiff, Transition
 from .errors import counted
 from .model import ClassificationPolicy, PolicyRef
-from .render import table
+from .render import markdown_code, markdown_text, table
 
 ERROR_LABEL = "(error)"
 DEFAULT_LABEL = "(default)"
@@ -192,7 +192,7 @@ class _Report:
         dates = [ref.as_of.isoformat() if ref is not None and ref.as_of is not None else "" for _, _, ref in sides]
         dated = any(dates)
         if self.markdown:
-            rows = [[side, _named(policy), f"`{policy.file}`", f"`{policy.sha256}`", *([date] if dated else [])]
+            rows = [[side, _named(policy), markdown_code(policy.file), f"`{policy.sha256}`", *([date] if dated else [])]
                     for (side, policy, _), date in zip(sides, dates)]
             return table(rows, ("", "policy", "file", "sha256", *(["as of"] if dated else [])), markdown=True)
         rows = [[f"{side}:", _named(policy), policy.file, f"sha256 {policy.sha256}", f"as of {date}" if date else ""]
@@ -257,7 +257,7 @@ class _Report:
 
     def table(self, rows: list[list[str]], headers: Any, align: Any) -> str:
         if self.markdown:
-            rows = [[cell.replace("|", "\\|") for cell in row] for row in rows]
+            rows = [[markdown_text(cell) for cell in row] for row in rows]
         return table(rows, headers, markdown=self.markdown, align=align)
 
     def message(self, text: str) -> str:

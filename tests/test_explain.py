@@ -195,3 +195,19 @@ def test_a_gate_explanation_as_json_is_the_record_with_its_trace() -> None:
     assert (gate["from"], gate["to"]) == ("analysis", "approval")
     assert gate["conditions"][1]["condition"]["inputs"][1] == {"name": "capacity_available_fte", "from": "missing"}
     assert document["trace"]["applies_to"]["result"] == "true"
+
+
+def test_markdown_shows_what_an_item_gave_as_written_not_as_markup(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    policy = engine.load("policies")
+    item = {"id": "<b>A</b>", "type": "idea", "service_criticality": "high", "recurrence_90d": 7,
+            "stage": "approval", "estimated_cost": 140000, "requires_funding": True, "resource_plan": "*all* <hands>",
+            "approvals": [{"by": "<script>", "vote": "approve"}]}
+    decision = policy.classify(item, trace=True).explain("markdown")
+    assert decision.startswith("## Item '\\<b\\>A\\</b\\>': initiative")
+    gate = policy.gate(item).explain("markdown")
+    assert gate.startswith("## Item '\\<b\\>A\\</b\\>': held at `approval`")
+    assert "evidence `resource_plan` (policies/initiative-gates.yaml:95): '\\*all\\* \\<hands\\>'" in gate
+    assert "not members of `investment_board`: \\<script\\> (approve)" in gate
+    assert "of `<script>`, who is not on the roster" in gate  # within a code span, as written
+    assert "Item '<b>A</b>'" in policy.classify(item, trace=True).explain()  # plain text shows it plainly

@@ -247,3 +247,12 @@ def test_records_of_a_policy_that_counts_days_since_follow_the_schemas() -> None
     gate_records = [json.loads(json.dumps(gater.record(result, True))) for result in results]
     assert gate_records[0]["result"] == "pass" and gate_records[0]["policy"]["as_of"] == "2026-03-01T09:30:00+00:00"
     assert list(GATE_VALIDATOR.iter_errors(gate_records[0])) == []
+
+
+def test_markdown_text_and_code_show_any_text_as_written() -> None:
+    from engine.render import markdown_code, markdown_text
+
+    assert markdown_text("<b>*x*</b> _y_ service_criticality a|b & [l](u) ~~s~~ \\") == (
+        "\\<b\\>\\*x\\*\\</b\\> \\_y\\_ service_criticality a\\|b \\& \\[l\\](u) \\~\\~s\\~\\~ \\\\")
+    # a code span is fenced by more backticks than it holds in a row, padded where it starts or ends with one
+    assert [markdown_code(text) for text in ("a", "a`b", "`a", "a``b")] == ["`a`", "``a`b``", "`` `a ``", "```a``b```"]

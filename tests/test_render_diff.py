@@ -96,3 +96,13 @@ def test_summary_counts_and_plurals() -> None:
 def test_percent_never_rounds_something_to_nothing() -> None:
     assert (percent(1, 124590), percent(0, 10), percent(1, 8), percent(0, 0)) == ("<0.1%", "0.0%", "12.5%", "0%")
     assert (percent(124589, 124590), percent(5, 5)) == (">99.9%", "100.0%")
+
+
+def test_markdown_shows_item_ids_as_written_not_as_markup() -> None:
+    # an id that is markup (or closes the fold the examples are in) must not change the report
+    hostile = "</details><b>*x*</b> _y_ [z](u)"
+    old = engine.loads(policy_text(RULES), file="old.yaml")
+    new = engine.loads(policy_text(NEXT_RULES, inputs=INPUTS_WITH_A_REQUIRED_TYPE), file="new.yaml")
+    text = diff_markdown(engine.diff(old, new, [{"id": hostile, "recurrence_90d": 4}]))
+    assert text.count("<details>") == text.count("</details>") == 1 and "<b>" not in text
+    assert "| \\</details\\>\\<b\\>\\*x\\*\\</b\\> \\_y\\_ \\[z\\](u) |" in text
