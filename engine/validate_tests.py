@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -291,7 +292,7 @@ class TestsBuilder(DocumentBuilder):
             case = self.case(entry, path, name, target)
             if isinstance(entry.get("item"), dict):
                 self.item_fields(entry["item"], path + ("item",), known)
-                self.yaml_booleans(entry["item"], path + ("item",), len(path) + 1, target.booleans())
+                self.yaml_readings(entry["item"], path + ("item",), len(path) + 1, target.booleans())
             if case is not None:
                 found.append(case)
         return found
@@ -509,15 +510,16 @@ class TestsBuilder(DocumentBuilder):
             if hint is not None:
                 self.warn(at + (key,), "unread-field", f"no tested policy reads a field '{key}'", hint, at_key=True)
 
-    def yaml_booleans(self, value: Any, at: Path, depth: int, booleans: set[str]) -> None:
+    def yaml_readings(self, value: Any, at: Path, depth: int, booleans: set[str]) -> None:
         """Warn where YAML has read an unquoted yes, no, on or off as true or false, except for
-        declared true-or-false inputs (where that is what the author meant)."""
+        declared true-or-false inputs (where that is what the author meant), and an unquoted
+        number as another than it seems (0123 as 83)."""
         if isinstance(value, dict):
             for key, inner in value.items():
-                self.yaml_booleans(inner, at + (key,), depth, booleans)
+                self.yaml_readings(inner, at + (key,), depth, booleans)
         elif isinstance(value, list):
             for index, inner in enumerate(value):
-                self.yaml_booleans(inner, at + (index,), depth, booleans)
+                self.yaml_readings(inner, at + (index,), depth, booleans)
         elif isinstance(value, bool):
             node = self.document.nodes.get(at)
             name = ".".join(part for part in at[depth:] if isinstance(part, str))
@@ -525,6 +527,15 @@ class TestsBuilder(DocumentBuilder):
                     and name not in booleans:
                 self.warn(at, "yaml-boolean", f"YAML reads unquoted {node.raw} as {'true' if value else 'false'}",
                           f"write '{node.raw}' in quotes for the text")
+        elif isinstance(value, (int, float)):
+            node = self.document.nodes.get(at)
+            raw = (node.raw or "") if node is not None and node.style is None else ""
+            if _SURPRISING_NUMBER.match(raw):  # 0123 is octal (83), 1:30 counts in sixties (90), 0x1F is 31
+                self.warn(at, "yaml-number", f"YAML reads unquoted {raw} as {value}",
+                          f"write '{raw}' in quotes for the text")
+
+
+_SURPRISING_NUMBER = re.compile(r"[-+]?(0[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?)$")
 
 
 def criterion_names(policy: GatesPolicy) -> list[str]:

@@ -373,6 +373,18 @@ def test_an_unquoted_yes_read_as_true_is_a_warning(write) -> None:
                       "write 'yes' in quotes for the text")]
 
 
+def test_an_unquoted_number_yaml_reads_as_another_is_a_warning(write) -> None:
+    cases = """
+    - name: a
+      item: {recurrence_90d: 0123, estimated_cost: 1:30, code: 0x1F, plain: 0, also: 1_000, ratio: 0.5, note: '0123'}
+      expect: routine_ticket
+    """
+    text = text_of(cases)
+    found = problems(write, cases)
+    line = line_of(text, "0123")
+    assert found == [("yaml-number", line, text.splitlines()[line - 1].index(raw) + 1, f"write '{raw}' in quotes for the text")
+                     for raw in ("0123", "1:30", "0x1F")]
+
 # -- where test files are read -------------------------------------------------------------------------
 
 
