@@ -320,7 +320,8 @@ class Translation:
 
     def unanalysed_in(self, rule: Rule | Condition) -> list[str]:
         root = rule.when if isinstance(rule, Rule) else rule
-        return [self.unanalysed[node.node_id] for node in root.walk() if node.node_id in self.unanalysed]
+        found = [self.unanalysed[node.node_id] for node in root.walk() if node.node_id in self.unanalysed]
+        return list(dict.fromkeys(found))  # each reason once, however many conditions give it
 
 
 # -- witnesses ---------------------------------------------------------------------------------
