@@ -149,8 +149,8 @@ def jsonl_record(raw: bytes, number: int) -> ItemRecord | None:
 
     if len(raw) > MAX_RECORD_BYTES:
         return ItemRecord(number, error=f"line is longer than {MAX_RECORD_BYTES // (1024 * 1024)} MiB")
-    if number == 1 and raw.startswith(codecs.BOM_UTF8):
-        raw = raw[len(codecs.BOM_UTF8):]
+    if raw.startswith(codecs.BOM_UTF8):  # a file's start, or where files were joined: on any line, so
+        raw = raw[len(codecs.BOM_UTF8):]  # that a line reads the same whichever block of --jobs it starts
     if not raw.strip():
         return None
     try:

@@ -25,6 +25,14 @@ def test_jsonl_lines_blank_lines_and_bad_lines() -> None:
     assert records('{"id": 1,\n', "jsonl")[0][2] == "invalid JSON: the line ends before the object is complete"
 
 
+def test_a_byte_order_mark_is_skipped_at_the_start_of_any_json_line() -> None:
+    # files saved with one and then joined carry one at the start of each; a line reads the same
+    # wherever it is (a block of --jobs may start at any line)
+    got = records(b'\xef\xbb\xbf{"id": 1}\n{"id": 2}\n\xef\xbb\xbf{"id": 3}\n\xef\xbb\xbf\n', "jsonl")
+    assert got == [(1, {"id": 1}, None), (2, {"id": 2}, None), (3, {"id": 3}, None)]
+    assert [r.item for r in read_items(io.BytesIO(b'\xef\xbb\xbf{"id": 3}\n'), "jsonl", first_line=7)] == [{"id": 3}]
+
+
 def test_a_jsonl_error_names_the_column_where_the_problem_starts() -> None:
     assert records('{"id": 1} x\n{"id": 1 x}\n', "jsonl")[0][2] == "invalid JSON: trailing characters at column 11"
     assert records('{"id": 1 x}\n', "jsonl")[0][2] == "invalid JSON: expected ',' or '}' at column 10"

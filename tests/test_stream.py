@@ -27,6 +27,8 @@ LINES[17] = "not json"
 LINES[123] = json.dumps({"id": "bad", "type": "incidnt"})
 LINES[200] = ""
 LINES[250] = json.dumps({"id": "bad2", "recurrence_90d": -1, "type": "idea"})
+for n in range(0, 300, 7):  # files joined, each with a byte order mark: some lines start a block of --jobs
+    LINES[n] = "\ufeff" + LINES[n]
 DATA = ("\n".join(LINES) + "\n").encode()
 
 
