@@ -390,6 +390,8 @@ def read_csv(stream: IO[bytes]) -> Iterator[ItemRecord]:
     """A header row, then one item per row; cells stay text until the policy's types read them."""
     import csv
 
+    # a cell may be as long as a whole item may be (a pasted log), not only csv's default 128 KiB
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_RECORD_BYTES))
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
     reader = csv.reader(text, strict=True)  # strict: a quote never closed is an error, not the rest of the file as a cell
     try:
@@ -424,6 +426,8 @@ def read_csv(stream: IO[bytes]) -> Iterator[ItemRecord]:
             if "unexpected end of data" in str(error):
                 yield ItemRecord(line, error=f"invalid CSV: a quoted cell of this row is never closed, so lines {line} "
                                              f"to {previous} were read as one row; close the quote or double it (\"\")")
+            elif "field larger than field limit" in str(error):
+                yield ItemRecord(line, error=f"a cell of this row is longer than {MAX_RECORD_BYTES // (1024 * 1024)} MiB")
             elif "expected after" in str(error):
                 yield ItemRecord(line, error="invalid CSV: text after the closing quote of a quoted cell; quote the "
                                              'whole cell and double each quote within it ("")')

@@ -194,6 +194,15 @@ def test_csv_rows_lines_and_ragged_rows() -> None:
     assert got[1][2] == "row has 2 cells, but the header has 3"
 
 
+def test_a_csv_cell_may_be_as_long_as_an_item() -> None:
+    # a pasted log in a description: csv's own limit is 128 KiB a cell
+    long = "x" * (1 << 20)
+    assert records(f"id,notes\na,{long}\nb,short\n", "csv") == [(2, {"id": "a", "notes": long}, None),
+                                                                (3, {"id": "b", "notes": "short"}, None)]
+    got = records("id,notes\na," + "x" * (16 * 1024 * 1024 + 1) + "\nb,short\n", "csv")
+    assert got == [(2, None, "a cell of this row is longer than 16 MiB"), (3, {"id": "b", "notes": "short"}, None)]
+
+
 def test_csv_with_byte_order_mark_and_bad_bytes() -> None:
     got = records(b"\xef\xbb\xbfid,x\n1,\xff\n2,ok\n", "csv")
     assert got[0][2] == "row is not valid UTF-8" and got[1][1] == {"id": "2", "x": "ok"}
