@@ -149,8 +149,9 @@ def jsonl_record(raw: bytes, number: int) -> ItemRecord | None:
 
     if len(raw) > MAX_RECORD_BYTES:
         return ItemRecord(number, error=f"line is longer than {MAX_RECORD_BYTES // (1024 * 1024)} MiB")
-    if raw.startswith(codecs.BOM_UTF8):  # a file's start, or where files were joined: on any line, so
-        raw = raw[len(codecs.BOM_UTF8):]  # that a line reads the same whichever block of --jobs it starts
+    # a file's start, or where files were joined: on any line, so that a line reads the same
+    # whichever block of --jobs it starts
+    raw = raw.removeprefix(codecs.BOM_UTF8)
     if not raw.strip():
         return None
     try:
