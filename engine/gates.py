@@ -256,6 +256,9 @@ class Gater:
     def _gate(self, item: Any, item_id: Any, to: str | None, line: int | None) -> GateResult:
         if not isinstance(item, dict):
             raise ItemError(f"an item must be a mapping of fields (a JSON object), not {type_word_of(item)}")
+        upstream = _rejected_upstream(item)
+        if upstream is not None:
+            raise ItemError(upstream)
         item, outcome = self.classified(item)
         try:
             checked = check_item(item, self.specs)
@@ -372,6 +375,20 @@ def _approval(gate: Gate, approval: Approval, votes: tuple[Vote, ...] | None) ->
         tuple(ignored), tuple(sorted(superseded, key=lambda vote: vote.position)), votes is None,
         tuple(vote.by for vote in final if vote.vote == "abstain"),
     )
+
+
+_ERROR_RECORD = {"id", "line", "error", "policy"}
+
+
+def _rejected_upstream(item: dict[str, Any]) -> str | None:
+    """What an error record says, where `item` is one (`classify --annotate` passes them on in a
+    pipe), so that the gates repeat the problem instead of finding the record's fields lacking."""
+    policy = item.get("policy")
+    if not (item.keys() <= _ERROR_RECORD and isinstance(item.get("error"), str) and isinstance(policy, dict)):
+        return None
+    line = item.get("line")
+    where = f" (line {line} of its input)" if isinstance(line, int) and not isinstance(line, bool) else ""
+    return f"'{policy.get('name')}' rejected it{where}: {item['error']}"
 
 
 def _votes(raw: Any) -> tuple[Vote, ...] | None:

@@ -369,3 +369,20 @@ def test_vote_spellings_and_abstentions() -> None:
     assert board[2] not in check.not_voted
     with pytest.raises(engine.ItemError, match="'vote' must be 'approve', 'reject' or 'abstain', not 'maybe'"):
         policy.gate({**item, "approvals": [{"by": board[0], "vote": "maybe"}]})
+
+
+def test_an_error_record_passed_on_by_annotate_keeps_its_problem() -> None:
+    # `classify --annotate | gate -`: the gates repeat why the item was rejected, not what the record lacks
+    policy = load()
+    results = list(policy.gate_all([
+        {"id": "ok", "stage": "definition", "outcome": "initiative"},
+        {"id": "bad", "line": 2, "error": "'estimated_cost' must be a number, not 'lots'",
+         "policy": {"name": "test-policy", "version": "1", "sha256": "0" * 64}},
+        {"id": None, "line": 3, "error": "invalid JSON", "policy": {"name": "test-policy"}}]))
+    assert isinstance(results[0], GateResult)
+    assert [(r.item_id, r.error) for r in results[1:]] == [
+        ("bad", "'test-policy' rejected it (line 2 of its input): 'estimated_cost' must be a number, not 'lots'"),
+        (None, "'test-policy' rejected it (line 3 of its input): invalid JSON")]
+    # an item with fields of its own named so is an item
+    item = {"id": "x", "stage": "definition", "error": "E42", "policy": {"name": "travel"}}
+    assert isinstance(policy.gate(item), GateResult)
