@@ -143,6 +143,8 @@ class _GateWriter(_Writer):
         """What holds the item back, and what would unblock it: one or more sentences each."""
         holds: list[str] = []
         unblocks: list[str] = []
+        # a veto member voting again to approve counts in every approval whose group they are in
+        revoting = {member for c in held if isinstance(c, ApprovalCheck) for member in c.vetoed_by}
         missing = [c.name for c in held if isinstance(c, EvidenceCheck) and c.missing]
         empty = [c.name for c in held if isinstance(c, EvidenceCheck) and not c.missing]
         for criterion in held:
@@ -152,7 +154,7 @@ class _GateWriter(_Writer):
                 unblocks.append(f"Pass the gate to {self.name(criterion.skipped[0])} first; stages are passed one at a time.")
             elif isinstance(criterion, ApprovalCheck):
                 holds.append(self.approval_summary(criterion))
-                unblocks.extend(self.approval_unblock(criterion))
+                unblocks.extend(self.approval_unblock(criterion, revoting))
             elif isinstance(criterion, ConditionCheck) and criterion.status == "unknown":
                 absent = [f.name for f in criterion.inputs if f.source == "missing"]
                 holds.append(f"Condition {self.condition_name(criterion)} cannot be decided: "
@@ -190,19 +192,22 @@ class _GateWriter(_Writer):
             return f"Approval {which}: no votes yet (the item has no approvals); {needs} of its {len(check.members)} members."
         return f"Approval {which}: {check.approved} of {len(check.members)} members approved; {needs}."
 
-    def approval_unblock(self, check: ApprovalCheck) -> list[str]:
+    def approval_unblock(self, check: ApprovalCheck, revoting: set[str]) -> list[str]:
+        """What would meet `check`, given that the veto members in `revoting` are asked to
+        vote again and approve."""
         sentences = []
         for member in check.vetoed_by:
             sentences.append(f"{self.name(member)} to vote again and approve: a veto member's reject stands until "
                              "they vote again (the last vote counts).")
-        short = check.needed - check.approved
+        turning = [m for m in check.rejected_by if m in revoting]
+        short = check.needed - check.approved - len(turning)
         if short > 0:
             waiting = check.not_voted
             votes = f"{short} more {'approval' if short == 1 else 'approvals'} from {self.name(check.group)}"
             if short <= len(waiting):
                 sentences.append(f"{votes} (not yet voted: {_names(waiting)}).")
             else:
-                others = [m for m in check.rejected_by if m not in check.vetoed_by]
+                others = [m for m in check.rejected_by if m not in revoting]
                 sentences.append(f"{votes}: everyone who has not voted{f' ({_names(waiting)})' if waiting else ''} "
                                  f"and {short - len(waiting)} of those who rejected ({_names(others)}) changing their vote.")
         return sentences

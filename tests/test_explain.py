@@ -211,3 +211,16 @@ def test_markdown_shows_what_an_item_gave_as_written_not_as_markup(monkeypatch: 
     assert "not members of `investment_board`: \\<script\\> (approve)" in gate
     assert "of `<script>`, who is not on the roster" in gate  # within a code span, as written
     assert "Item '<b>A</b>'" in policy.classify(item, trace=True).explain()  # plain text shows it plainly
+
+
+def test_a_veto_member_voting_again_counts_in_every_group_they_are_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    # cfo's reject vetoes the budget release and is one of the board's rejects: cfo approving
+    # is all it takes, and the advice asks for nothing more
+    monkeypatch.chdir(ROOT)
+    policy = engine.load("policies")
+    _, item, _, _ = GATE_CASES["veto-outsider-and-second-vote"]
+    text = policy.gate(item).explain()
+    advice = text.split("What would unblock it:\n")[1].split("\n\n")[0].splitlines()
+    assert advice == ["  - 'cfo' to vote again and approve: a veto member's reject stands until they vote again "
+                      "(the last vote counts)."]
+    assert policy.gate({**item, "approvals": item["approvals"] + ballot("cfo+", at="2026-11-13")}).result == "pass"
