@@ -221,6 +221,6 @@ def test_a_veto_member_voting_again_counts_in_every_group_they_are_in(monkeypatc
     _, item, _, _ = GATE_CASES["veto-outsider-and-second-vote"]
     text = policy.gate(item).explain()
     advice = text.split("What would unblock it:\n")[1].split("\n\n")[0].splitlines()
-    assert advice == ["  - 'cfo' to vote again and approve: a veto member's reject stands until they vote again "
-                      "(the last vote counts)."]
+    assert advice == [("  - 'cfo' to vote again and approve: a veto member's reject stands until they vote again "
+                       "(the last vote counts).")]
     assert policy.gate({**item, "approvals": item["approvals"] + ballot("cfo+", at="2026-11-13")}).result == "pass"
