@@ -904,13 +904,12 @@ def _open_items(path: str | None) -> IO[bytes]:
 
 
 def _check_id_field(path: str | None, input_format: str, id_field: str) -> None:
-    """Say so where --id-field names a field the first item of a file does not carry (ids are
-    then null: a misspelt name, most likely). Only JSON lines, JSON and CSV, whose first item
-    costs little more than itself to read (YAML is parsed whole); only a field other than the
-    default `id`."""
+    """Say so where the first item of a file does not carry the id field (ids are then null: a
+    misspelt --id-field, or an export whose ids are under another name). Only JSON lines, JSON
+    and CSV, whose first item costs little more than itself to read (YAML is parsed whole)."""
     from .items import as_utf8, read_items
 
-    if id_field == "id" or path in (None, "-") or input_format not in ("jsonl", "json", "csv"):
+    if path in (None, "-") or input_format not in ("jsonl", "json", "csv"):
         return
     try:
         with open(path, "rb") as stream:
@@ -920,7 +919,10 @@ def _check_id_field(path: str | None, input_format: str, id_field: str) -> None:
     item = first.item if first is not None and first.error is None else None
     if isinstance(item, dict) and id_field not in item:
         hint = did_you_mean(id_field, item)
-        click.echo(f"rulebook: the first item has no field '{id_field}' (--id-field), so its id is null"
+        if id_field == "id":  # the default: the ids may be under another name
+            hint = f"{hint} (name it with --id-field)" if hint else "name the field that identifies items with --id-field"
+        option = "" if id_field == "id" else " (--id-field)"
+        click.echo(f"rulebook: the first item has no field '{id_field}'{option}, so its id is null"
                    + (f"; {hint}" if hint else ""), err=True)
 
 

@@ -303,6 +303,8 @@ def _quick_run(argv: list[str]) -> Any:
         return None
     if items != "-" and os.path.splitext(items)[1].lower() in (".json", ".csv", ".tsv", ".yaml", ".yml"):
         return None
+    if items != "-" and not _first_item_has_id(items):
+        return None  # the full CLI says so (see cli._check_id_field)
     if not policy_paths:
         from .resources import default_policy_path
 
@@ -313,6 +315,21 @@ def _quick_run(argv: list[str]) -> Any:
     if entry is None:
         return None
     return lambda: _classify(entry, items, quiet, policy_paths, jobs)
+
+
+def _first_item_has_id(path: str) -> bool:
+    """Whether the first line of a JSON lines file is plain UTF-8 JSON holding the field `id`
+    (where not, the full CLI reads it and may have something to say)."""
+    import json
+
+    try:
+        with open(path, "rb") as handle:
+            start = handle.read(1 << 16)
+        first = next((line for line in start.split(b"\n") if line.strip()), b"{\"id\": 0}")
+        item = json.loads(first.decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(item, dict) and "id" in item
 
 
 def _classify(entry: dict[str, Any], items: str, quiet: bool, policy_paths: list[str], jobs: int) -> None:

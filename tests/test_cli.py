@@ -159,6 +159,12 @@ def test_an_id_field_the_first_item_lacks_is_pointed_out(write, command: str) ->
     assert "--id-field" not in right.stderr and [record["id"] for record in jsonl(right.stdout)] == ["INC1", "INC2"]
     array = write("items.json", '[{"number": "INC1", "stage": "definition"},\n {"number": "INC2"}]\n')
     assert "did you mean 'number'?" in run(command, str(array), "--id-field", "numbr", "--format", "jsonl").stderr
+    # the default id too: an export whose ids are under another name
+    export = write("export.csv", "ID,stage\nINC1,definition\n")
+    assert ("rulebook: the first item has no field 'id', so its id is null; did you mean 'ID'? (name it with "
+            "--id-field)\n") in run(command, str(export), "--format", "jsonl").stderr
+    unnamed = run(command, str(items), "--format", "jsonl").stderr
+    assert "no field 'id', so its id is null; name the field that identifies items with --id-field\n" in unnamed
 
 
 def test_classify_with_an_invalid_policy_exits_1_and_writes_nothing(write) -> None:

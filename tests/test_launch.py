@@ -197,6 +197,17 @@ def test_items_in_utf16_run_from_the_cache_as_their_utf8_text_does(tmp_path: Pat
         assert rulebook([*args, *more], tmp_path, wide.read_bytes() if more == ["-"] else b"")[:3] == expected, more
 
 
+def test_a_file_whose_items_lack_an_id_is_pointed_out_from_the_cache_too(tmp_path: Path) -> None:
+    items = tmp_path / "items.jsonl"
+    items.write_bytes(b'{"ID": "INC1", "type": "incident"}\n')
+    args = ["classify", str(items), "--format", "jsonl"]
+    rulebook(args, tmp_path)
+    cached, off = rulebook(args, tmp_path), rulebook(args, None)
+    assert cached[:3] == off[:3] and "did you mean 'ID'?" in off[1]
+    items.write_bytes(b'{"id": "INC1", "type": "incident"}\n')
+    assert rulebook(args, tmp_path)[3] == "quick"
+
+
 NESTED_POLICY = ROOT / "benchmarks" / "ops-triage.yaml"
 
 
