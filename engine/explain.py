@@ -351,7 +351,8 @@ class _Writer:
                 self.rule(rule_trace, _RULE_WORDS[rule_trace.result])
         if trace.not_considered:
             names = ", ".join(self.name(rule.id) for rule in trace.not_considered)
-            self.line(f"Not considered, because an earlier rule decided: {names}.")
+            earlier = "a rule tried before them in priority order" if trace.hit == "priority" else "an earlier rule"
+            self.line(f"Not considered, because {earlier} decided: {names}.")
             self.line("")
         missing = trace.missing
         if missing:

@@ -224,3 +224,12 @@ def test_a_veto_member_voting_again_counts_in_every_group_they_are_in(monkeypatc
     assert advice == [("  - 'cfo' to vote again and approve: a veto member's reject stands until they vote again "
                        "(the last vote counts).")]
     assert policy.gate({**item, "approvals": item["approvals"] + ballot("cfo+", at="2026-11-13")}).result == "pass"
+
+
+def test_rules_not_considered_under_priority_are_said_to_follow_in_priority_order() -> None:
+    policy = engine.loads("rulebook: 1\nkind: classification\nname: pri\ninputs: {n: integer}\noutcomes: [a, b]\n"
+                          "hit: priority\nrules:\n  - {id: r1, outcome: a, when: n > 1, priority: 1}\n"
+                          "  - {id: r2, outcome: b, when: n > 2, priority: 5}\n"
+                          "  - {id: r3, outcome: b, when: n > 3, priority: 5}\n")
+    text = policy.classify({"n": 3}, trace=True).explain()
+    assert "Not considered, because a rule tried before them in priority order decided: 'r3', 'r1'." in text
