@@ -247,8 +247,8 @@ class _Rewrite(ast.NodeTransformer):
     `x == True`, `'k' in item` (item standing for the whole item) as `has(k)`, a field of a mapping,
     `service['tier']` or `service.get('tier')`, as the nested input `service.tier` (declared
     with its own type, so it is checked and read as fast as any other; `item['cost']`, where
-    `item` is a usual name for the whole item and the samples hold `cost` but no `item`, as
-    `cost`; `service.get('tier', 4)` as `service.tier if has(service.tier) else 4`;
+    `item` is a usual name for the whole item and the samples hold `cost` but no `item` (or
+    there are no samples), as `cost`; `service.get('tier', 4)` as `service.tier if has(service.tier) else 4`;
     `item.get('service', {}).get('tier')` as `service.tier`), `any()`
     or `all()` over a list written out, `any(t in tags for t in ('a', 'b'))`, as `'a' in tags
     or 'b' in tags`, and `true`, `false` and `null` as Python's constants where no sample
@@ -268,7 +268,7 @@ class _Rewrite(ast.NodeTransformer):
                 and not keyword.iskeyword(key.value) and dotted_name(value)):
             return node
         if (isinstance(value, ast.Name) and value.id in _WHOLE_ITEM_NAMES and value.id not in self.fields
-                and key.value in self.fields):
+                and (key.value in self.fields or not self.fields)):  # without samples, the usual name is the item
             return self._changed(ast.Name(key.value, ast.Load()))
         return self._changed(ast.Attribute(value, key.value, ast.Load()))
 
@@ -333,7 +333,8 @@ class _Rewrite(ast.NodeTransformer):
             return node
         if (isinstance(node.ops[0], (ast.In, ast.NotIn)) and isinstance(right, ast.Name)
                 and right.id in _WHOLE_ITEM_NAMES and right.id not in self.fields and isinstance(left, ast.Constant)
-                and isinstance(left.value, str) and left.value in self.fields and left.value.isidentifier()
+                and isinstance(left.value, str) and (left.value in self.fields or not self.fields)
+                and left.value.isidentifier()
                 and not keyword.iskeyword(left.value)):
             # `'owner' in item`, where item stands for the whole item, is whether it holds owner
             self.members.add(left.value)

@@ -277,6 +277,15 @@ rules:
     assert [d.rule for d in policy.decide_many(items)] == ["a", "b", "c"]
 
 
+def test_without_samples_the_usual_name_for_the_whole_item_is_the_item() -> None:
+    text = "rules:\n  - {id: c, outcome: x, when: \"item['cost'] > 3 and item.get('service', {}).get('tier') == 1\"}\n"
+    translation = translate(text, "rules.yaml", [])
+    assert [spec.name for spec in translation.inputs] == ["cost", "service.tier"]
+    policy = engine.loads(translation.text)
+    assert [rule.when.text for rule in policy.classification.rules] == ["cost > 3 and service.tier == 1"]
+    assert policy.decide({"cost": 5, "service": {"tier": 1}}).rule == "c"
+
+
 def test_fields_named_like_functions_or_json_constants_are_inputs() -> None:
     text = """\
 default: y
