@@ -680,8 +680,8 @@ class _SampleKinds:
             elements: set[str | None] = set()
             for item in self.samples:
                 value = lookup(item, path) if isinstance(item, dict) else ABSENT
-                if value is ABSENT:
-                    self._missed.add(name)
+                if value is ABSENT or (self.text_values and isinstance(value, str) and not value.strip()):
+                    self._missed.add(name)  # an empty CSV cell is missing, as the checker reads it
                     continue
                 kind = _kind(value, self.text_values)
                 kinds.add(kind or "other")

@@ -89,9 +89,12 @@ def test_without_samples_types_come_from_the_constants_compared_with() -> None:
 
 def test_text_samples_are_read_for_the_type_they_spell() -> None:
     text = "rules:\n  - {id: a, outcome: x, when: 'count > 2 and flag and size > 1.5 and name == \"n\"'}\n"
-    samples = [{"count": "3", "flag": "true", "size": "2.5", "name": "4x"}, {"count": "10", "flag": "False", "size": "7"}]
-    inputs = {i.name: i.type for i in translate(text, "rules.yaml", samples, text_values=True).inputs}
-    assert inputs == {"count": "integer", "flag": "boolean", "size": "number", "name": "string"}
+    samples = [{"count": "3", "flag": "true", "size": "2.5", "name": "4x"}, {"count": "10", "flag": "False", "size": "7"},
+               {"count": "", "flag": " ", "size": "", "name": ""}]  # empty cells are missing, as the checker reads them
+    translation = translate(text, "rules.yaml", samples, text_values=True)
+    assert {i.name: i.type for i in translation.inputs} == {"count": "integer", "flag": "boolean", "size": "number",
+                                                            "name": "string"}
+    assert {i.evidence for i in translation.inputs} == {"samples"}  # the samples agree
 
 
 @pytest.mark.parametrize(("text", "where", "message"), [
