@@ -15,15 +15,16 @@ The command line uses only this API.
 from __future__ import annotations
 
 import datetime as _dt
+import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from .errors import PolicyError, UsageError, did_you_mean
+from .errors import PolicyError, UsageError, described, did_you_mean, expect_items
 from .evaluate import Classifier, Decision, Rejection, Verdict
 from .loader import parse_documents
 from .model import ClassificationPolicy, GatesPolicy
 from .sandbox import parse_moment, today
-from .validate import PolicySet, check_documents, load_policy_set
+from .validate import PolicySet, check_documents, load_policy_set, no_policy_message
 
 if TYPE_CHECKING:  # the gate checker is loaded only when a command or caller checks gates
     from .gates import Gater, GateResult
@@ -99,7 +100,7 @@ class Policy:
     def decide_many(self, items: Iterable[dict[str, Any]]) -> list[Verdict | Rejection]:
         """The verdict for each item, in order, in one call: the fastest way to decide a batch
         already in memory. An item that cannot be decided gets a `Rejection` in its place."""
-        return self.classifier.decide_many(items)
+        return self.classifier.decide_many(expect_items(items))
 
     def annotate(self, item: dict[str, Any]) -> dict[str, Any]:
         """A copy of `item` with `outcome`, `rule` and `because` added (what `classify --annotate` writes)."""
@@ -111,7 +112,7 @@ class Policy:
         self, items: Iterable[dict[str, Any]], *, trace: bool = False, id_field: str = "id"
     ) -> Iterator[Decision | Rejection]:
         """One decision or rejection per item, in order; a bad item never stops the rest."""
-        return self.classifier.classify_all(items, trace=trace, id_field=id_field)
+        return self.classifier.classify_all(expect_items(items), trace=trace, id_field=id_field)
 
     def gater(self, to: str | None = None) -> Gater:
         """The gates policy made executable, moving items to `to` (default: their next stage).
@@ -139,7 +140,8 @@ class Policy:
     def gate_all(self, items: Iterable[dict[str, Any]], to: str | None = None, *,
                  id_field: str = "id") -> Iterator[GateResult | Rejection]:
         """One gate result or rejection per item, in order; a bad item never stops the rest."""
-        return self.gater().gate_all(items, to=to, id_field=id_field)
+        return self.gater().gate_all(expect_items(items), to=to, id_field=id_field)
+
 
 
 def _as_of(value: Any) -> _dt.date:
@@ -148,7 +150,7 @@ def _as_of(value: Any) -> _dt.date:
         return value
     parsed = parse_moment(value) if isinstance(value, str) else None
     if parsed is None:
-        raise ValueError(f"as_of must be a date, a date-time or its ISO text such as '2026-12-02', not {value!r}")
+        raise UsageError(f"as_of must be a date, a date-time or its ISO text such as '2026-12-02', not {value!r}")
     return parsed
 
 
@@ -160,13 +162,30 @@ def load(path: str | list[str] | tuple[str, ...], name: str | None = None, *,
     policies of a kind in the set, `name` chooses one. `as_of`: the date `days_since()`
     counts to, a date, a date-time or its ISO text (default: today, in UTC).
     """
-    paths = [path] if isinstance(path, str) else list(path)
-    return Policy(load_policy_set(paths), name, as_of)
+    return Policy(_some_policy(load_policy_set(_paths(path))), name, as_of)
 
 
-def loads(text: str, name: str | None = None, file: str = "<policy>", *,
+def _paths(path: Any) -> list[str]:
+    """The policy paths `load` was given: one path (text or a `pathlib.Path`), or several."""
+    if isinstance(path, (str, os.PathLike)):
+        return [os.fspath(path)]
+    if isinstance(path, (list, tuple)) and path and all(isinstance(p, (str, os.PathLike)) for p in path):
+        return [os.fspath(p) for p in path]
+    raise UsageError("name a policy file or folder (text or a pathlib.Path), or a list of them, "
+                     f"not {described(path)}")
+
+
+
+def loads(text: str | bytes, name: str | None = None, file: str = "<policy>", *,
           as_of: _dt.date | str | None = None) -> Policy:
-    """Load a policy set from YAML text (one or more documents)."""
+    """Load a policy set from YAML text (one or more documents; bytes are read as UTF-8)."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise UsageError(f"the policy text is not UTF-8 ({error.reason} at byte {error.start})") from None
+    if not isinstance(text, str):
+        raise UsageError(f"loads() reads the YAML text of a policy, not {described(text)}")
     documents, problems = parse_documents(text, file)
     report = check_documents(documents)
     errors = problems + report.errors
@@ -174,7 +193,14 @@ def loads(text: str, name: str | None = None, file: str = "<policy>", *,
         error = PolicyError(errors)
         error.sources = {file: text}  # type: ignore[attr-defined]
         raise error
-    return Policy(report.policy_set, name, as_of)
+    return Policy(_some_policy(report.policy_set), name, as_of)
+
+
+def _some_policy(policy_set: PolicySet) -> PolicySet:
+    """`policy_set`, where it holds a policy; else a `UsageError`, at once rather than on first use."""
+    if not policy_set.policies:
+        raise UsageError(no_policy_message(None, policy_set.rule_lists))
+    return policy_set
 
 
 def classifier_for(paths: list[str] | tuple[str, ...], name: str | None = None,

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+from .errors import expect_items
 from .evaluate import Classifier, Verdict
 from .inputs import read_text_item
 from .items import ItemRecord
@@ -151,7 +152,7 @@ def diff(old: Any, new: Any, items: Iterable[Any], *, id_field: str = "id", exam
     """What changes when the classification policy of `new` replaces that of `old` (both
     `engine.Policy` objects, or compiled classifiers) for `items` (dicts, in order; an item
     is numbered by its place, from 1). `examples` items are kept per cell of the report."""
-    records = (ItemRecord(number, item) for number, item in enumerate(items, start=1))
+    records = (ItemRecord(number, item) for number, item in enumerate(expect_items(items), start=1))
     return diff_records(old, new, records, id_field=id_field, examples=examples)
 
 

@@ -10,8 +10,9 @@ collect them and raise `PolicyError` once, with all of them. Formatting happens 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 class ExitCode(enum.IntEnum):
@@ -91,8 +92,9 @@ class ItemError(RulebookError):
         self.line = line
 
 
-class UsageError(RulebookError):
-    """The caller asked for something that cannot be done (no such policy, unknown format)."""
+class UsageError(RulebookError, ValueError):
+    """The caller asked for something that cannot be done (no such policy, unknown format); a
+    ValueError too, as Python's own errors for a bad argument are."""
 
 
 class SeveralPolicies(UsageError):
@@ -105,6 +107,21 @@ class SeveralPolicies(UsageError):
     @property
     def problem(self) -> str:
         return f"the policy set holds several {self.kind} policies ({', '.join(self.names)})"
+
+
+def described(value: Any) -> str:
+    """A value a caller gave where another was due, for the message that says so."""
+    if value is None or value in ([], ()):
+        return "None" if value is None else "an empty list"
+    return f"{type(value).__name__} {value!r}"[:80]
+
+
+def expect_items(items: Any) -> Iterable[Any]:
+    """`items`, where it is a batch of items: one item (a mapping), a text (a file's name, most
+    likely) or no iterable at all is a `UsageError`, not one rejection per key or character."""
+    if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
+        raise UsageError(f"expected items (a list or other iterable of them), not {described(items)}")
+    return items
 
 
 def plural(count: int, noun: str, plural_form: str | None = None) -> str:

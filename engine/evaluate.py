@@ -112,7 +112,7 @@ class Decision(Record, gc=False):
         return explain(self, format)
 
     def __repr__(self) -> str:
-        return f"Decision(id={self.item_id!r}, outcome={self.outcome!r}, rule={self.rule!r})"
+        return f"Decision(item_id={self.item_id!r}, outcome={self.outcome!r}, rule={self.rule!r})"
 
     # like its verdict, a decision unpacks as (outcome, rule)
     def __iter__(self) -> Iterator[Any]:

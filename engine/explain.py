@@ -15,6 +15,7 @@ import re
 import weakref
 from typing import Any
 
+from .errors import UsageError
 from .evaluate import ConditionTrace, Decision, FieldValue, RuleTrace, Trace
 from .evaluate import _word as result_word
 from .expressions import days_since_inputs, reads_as_of
@@ -38,7 +39,12 @@ def explain(decision: Decision, fmt: str = "text") -> str:
         return _Writer(decision, markdown=True).render()
     if fmt == "text":
         return _Writer(decision, markdown=False).render()
-    raise ValueError(f"unknown explanation format '{fmt}'")
+    raise unknown_format(fmt)
+
+
+def unknown_format(fmt: Any) -> UsageError:
+    """The error for an explanation format there is none of."""
+    return UsageError(f"unknown explanation format {fmt!r}: one of {', '.join(FORMATS)}")
 
 
 # -- data -----------------------------------------------------------------------------------------

@@ -15,7 +15,14 @@ from typing import Any
 
 from .errors import listed
 from .evaluate import ConditionTrace, FieldValue
-from .explain import _condition_record, _field_record, _json_default, _show, _Writer
+from .explain import (
+    _condition_record,
+    _field_record,
+    _json_default,
+    _show,
+    _Writer,
+    unknown_format,
+)
 from .gates import (
     FAIL,
     NOT_APPLICABLE,
@@ -42,7 +49,7 @@ def explain_gate(result: GateResult, fmt: str = "text") -> str:
         return json.dumps(gate_explanation_record(result), indent=2, ensure_ascii=False, default=_json_default) + "\n"
     if fmt in ("text", "markdown"):
         return _GateWriter(result, markdown=fmt == "markdown").render()
-    raise ValueError(f"unknown explanation format '{fmt}'")
+    raise unknown_format(fmt)
 
 
 def gate_explanation_record(result: GateResult) -> dict[str, Any]:

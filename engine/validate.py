@@ -78,6 +78,14 @@ class PolicySet:
         return _choose(self.classifications, name, "classification", self.rule_lists)
 
 
+def no_policy_message(kind: str | None, rule_lists: tuple[str, ...] = ()) -> str:
+    """That a policy set holds no policy (of `kind`), naming the rule lists written for another
+    engine that it passed over, with the command that translates each."""
+    imports = "".join(f"; {file} is a rule list for another engine: 'rulebook import {file}' translates it"
+                      for file in rule_lists)
+    return f"the policy set holds no {kind + ' ' if kind else ''}policy{imports}"
+
+
 def _choose(policies: tuple[Any, ...], name: str | None, kind: str, rule_lists: tuple[str, ...] = ()) -> Any:
     """The policy of one kind named `name`, or the only one of that kind; else a usage error
     (which names the `rule_lists` skipped, where there is no policy at all)."""
@@ -91,9 +99,7 @@ def _choose(policies: tuple[Any, ...], name: str | None, kind: str, rule_lists: 
         hint = did_you_mean(name, known)
         raise UsageError(f"no {kind} policy named '{name}'" + (f"; {hint}" if hint else ""))
     if not policies:
-        imports = "".join(f"; {file} is a rule list for another engine: 'rulebook import {file}' translates it"
-                          for file in rule_lists)
-        raise UsageError(f"the policy set holds no {kind} policy{imports}")
+        raise UsageError(no_policy_message(kind, rule_lists))
     if len(policies) > 1:
         raise SeveralPolicies(kind, [p.name for p in policies])
     return policies[0]
