@@ -406,7 +406,9 @@ def _votes(raw: Any) -> tuple[Vote, ...] | None:
             raise ItemError(f"{where} must name who voted in 'by'")
         vote = VOTE_SPELLINGS.get(written.strip().lower()) if isinstance(written, str) else None
         if vote is None:
-            hint = did_you_mean(written, VOTE_SPELLINGS) if isinstance(written, str) else None
+            hint = did_you_mean(written, VOTE_SPELLINGS) if isinstance(written, str) else \
+                "YAML reads an unquoted yes or no as true or false: write 'yes' or 'no' in quotes" \
+                if isinstance(written, bool) else None
             shown = f"'{written}'" if isinstance(written, str) else type_word_of(written) if written is not None else "missing"
             raise ItemError(f"{where}: 'vote' must be 'approve', 'reject' or 'abstain', not {shown}"
                             + (f" ({hint})" if hint else ""))

@@ -207,6 +207,8 @@ def test_votes_keep_their_time_and_the_members_who_have_not_voted() -> None:
     ([{"by": "ana", "vote": "approve"}, {"by": "ben", "vote": "aprove"}],
      "'approvals' item 2: 'vote' must be 'approve', 'reject' or 'abstain', not 'aprove' (did you mean 'approve'?)"),
     ([{"by": "ana"}], "not missing"),
+    ([{"by": "ana", "vote": False}],  # `vote: no` in a YAML item
+     "not true or false (YAML reads an unquoted yes or no as true or false: write 'yes' or 'no' in quotes)"),
 ])
 def test_malformed_votes_are_item_errors(ballot: Any, message: str) -> None:
     with pytest.raises(ItemError, match=message.replace("(", r"\(").replace(")", r"\)").replace("?", r"\?")):
