@@ -323,10 +323,12 @@ class GatesBuilder(DocumentBuilder):
         veto = entry.get("veto", [])
         veto_list = [veto] if isinstance(veto, str) else veto if isinstance(veto, list) else []
         for index, member in enumerate(veto_list):
+            at = path + ("veto",) if isinstance(veto, str) else path + ("veto", index)
             if isinstance(member, str) and member not in members:
-                at = path + ("veto",) if isinstance(veto, str) else path + ("veto", index)
                 self.problem(at, "unknown-veto-member", f"'{member}' may not veto: not a member of group '{group}'",
                              did_you_mean(member, members) or f"members of '{group}': " + ", ".join(members))
+            elif isinstance(member, str) and member in veto_list[:index]:
+                self.problem(at, "duplicate-veto-member", f"'{member}' is listed twice under 'veto'", "list them once")
         if rule is None:
             return None
         return Approval(

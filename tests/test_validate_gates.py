@@ -202,6 +202,12 @@ def test_veto_member_not_in_the_group(write) -> None:
     assert only(problems_of(write, text))[:3] == ("unknown-veto-member", line_of(text, "veto:"), column_of(text, "cfo]"))
 
 
+def test_a_veto_member_listed_twice(write) -> None:
+    text = gates_text(GATES.replace("rule: majority}", "rule: majority, veto: [ana, ana]}"))
+    assert only(problems_of(write, text))[:3] == ("duplicate-veto-member", line_of(text, "veto:"),
+                                                 column_of(text, "ana]"))
+
+
 @pytest.mark.parametrize("count, words", [(0, "1 or more"), (-1, "1 or more"), (6, "has 5 members")])
 def test_at_least_outside_the_group_size(write, count: int, words: str) -> None:
     text = gates_text(GATES.replace("rule: majority}", f"rule: {{at_least: {count}}}}}"))
