@@ -214,9 +214,11 @@ class _GateWriter(_Writer):
             if short <= len(waiting):
                 sentences.append(f"{votes} (not yet voted: {_names(waiting)}).")
             else:
-                others = [m for m in check.rejected_by if m not in revoting]
+                # an abstention may become an approval as a reject may
+                others = [m for m in (*check.abstained, *check.rejected_by) if m not in revoting]
+                who = "abstained or rejected" if check.abstained else "rejected"
                 sentences.append(f"{votes}: everyone who has not voted{f' ({_names(waiting)})' if waiting else ''} "
-                                 f"and {short - len(waiting)} of those who rejected ({_names(others)}) changing their vote.")
+                                 f"and {short - len(waiting)} of those who {who} ({_names(others)}) changing their vote.")
         return sentences
 
     # -- for the auditor: the classification, applies_to, every criterion

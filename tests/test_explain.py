@@ -233,3 +233,13 @@ def test_rules_not_considered_under_priority_are_said_to_follow_in_priority_orde
                           "  - {id: r3, outcome: b, when: n > 3, priority: 5}\n")
     text = policy.classify({"n": 3}, trace=True).explain()
     assert "Not considered, because a rule tried before them in priority order decided: 'r3', 'r1'." in text
+
+
+def test_members_who_abstained_are_asked_to_approve_as_those_who_rejected_are() -> None:
+    from .test_gates import quorum
+
+    # five members, a majority needs 3: ana abstained, ben rejected, cho approved; dev and eli have not voted
+    ballot = [{"by": "ana", "vote": "abstain"}, {"by": "ben", "vote": "reject"}, {"by": "cho", "vote": "approve"}]
+    result = quorum("unanimous").gate({"id": "A", "stage": "approval", "approvals": ballot})
+    assert ("4 more approvals from 'board': everyone who has not voted (dev, eli) and 2 of those who abstained or "
+            "rejected (ana, ben) changing their vote.") in result.explain()
