@@ -100,6 +100,7 @@ def translate(text: str, file: str, samples: Iterable[Any] = (), *, text_values:
         raise PolicyError([Diagnostic("import-shape", "this is a Rulebook policy already", document.key_span(
             ("rulebook",) if "rulebook" in document.data else ("kind",)), "check it with: rulebook validate FILE")])
     rules, problems = _rules(document)
+    _default(document, problems)
     samples = list(samples)
     fields = {key for item in samples if isinstance(item, dict) for key in item}
     kinds = _SampleKinds(samples, text_values)
@@ -166,10 +167,44 @@ def _rules(document: Document) -> tuple[list[_Rule], list[Diagnostic]]:
             problems.append(Diagnostic("import-rule", f"this rule has no {' and no '.join(missing)}",
                                        document.value_span(path), "every rule needs an outcome and a 'when' expression"))
             continue
+        both = [next((key for key in keys[keys.index(first) + 1:] if key in rule), None)
+                for keys, first in ((_OUTCOME_KEYS, outcome), (_WHEN_KEYS, when))]
+        for first, second in zip((outcome, when), both):
+            if second is not None:  # which one the other engine reads is not for a translation to guess
+                problems.append(Diagnostic("import-rule", f"this rule has both '{first}' and '{second}'",
+                                           document.key_span(path + (second,)), "keep one of them"))
+        if not _is_name(rule[outcome]):
+            problems.append(Diagnostic("import-rule", f"an outcome is a name, not {_kind_word(rule[outcome])}",
+                                       document.value_span(path + (outcome,)), "write one outcome, such as 'initiative'"))
+            continue
         because = next((str(rule[key]) for key in _BECAUSE_KEYS if rule.get(key) not in (None, "")), None)
         rules.append(_Rule(str(rule.get("id", f"r{index + 1}")), str(rule[outcome]), rule[when], because,
                            rule.get("priority"), path, when))
     return rules, problems
+
+
+def _is_name(value: Any) -> bool:
+    """Whether `value` can name an outcome: text, or a number (written as its text)."""
+    return isinstance(value, (str, int, float)) and not isinstance(value, bool)
+
+
+def _kind_word(value: Any) -> str:
+    return {list: "a list", dict: "a mapping", bool: "true or false"}.get(type(value), type(value).__name__)
+
+
+def _default(document: Document, problems: list[Diagnostic]) -> None:
+    """Report a default that names no outcome (`default: {foo: a}`, a list)."""
+    default = document.data.get("default")
+    if default is None:
+        return
+    outcome = default.get("outcome") if isinstance(default, dict) else default
+    if isinstance(default, dict) and "outcome" not in default:
+        problems.append(Diagnostic("import-default", "the default names no outcome", document.value_span(("default",)),
+                                   "write 'default: OUTCOME', or 'default: {outcome: OUTCOME}'"))
+    elif not _is_name(outcome):
+        at = ("default", "outcome") if isinstance(default, dict) else ("default",)
+        problems.append(Diagnostic("import-default", f"an outcome is a name, not {_kind_word(outcome)}",
+                                   document.value_span(at), "write one outcome, such as 'routine_ticket'"))
 
 
 def _hit(document: Document, problems: list[Diagnostic]) -> str:
@@ -720,9 +755,11 @@ def _declared(name: str, span: Span, sample_kinds: _SampleKinds, usage: set[str]
         return None
     if len(usage) == 1:
         return ImportedInput(name, usage.pop(), None, "rules")
+    compared = (f"the rules compare it with constants of several types ({listed(sorted(usage), quoted=False)})"
+                if usage else "no rule compares it with a constant")
     problems.append(Diagnostic("import-type", f"cannot tell the type of '{name}'", span,
-                               "no sample item holds it and no rule compares it with a constant: give sample items "
-                               "that hold it (--items), or declare it by hand"))
+                               f"no sample item holds it and {compared}: give sample items that hold it (--items), "
+                               "or declare it by hand"))
     return None
 
 
@@ -760,7 +797,7 @@ def _policy_text(document: Document, rules: list[_Rule], inputs: tuple[ImportedI
              f"version: {_scalar(str(data.get('version', '1')))}"]
     if data.get("description"):
         lines.append(f"description: {_scalar(str(data['description']))}")
-    lines.append("inputs:")
+    lines.append("inputs:" if inputs else "inputs: {}  # the rules read no field")
     for spec in inputs:
         declared = {"type": spec.type, **({"items": {"type": spec.items}} if spec.items else {})}
         note = "  # no sample item holds it: typed from the rules" if _unseen(spec, samples) else ""

@@ -107,12 +107,32 @@ def test_text_samples_are_read_for_the_type_they_spell() -> None:
     ("rules:\n  - id: a\n    outcome: b\n    when: startswith(name, 'x')\n", "rules.yaml:4:11",
      "unknown function 'startswith' (in the translation of this rule)"),
     ("rulebook: 1\nkind: classification\n", "rules.yaml:1:1", "this is a Rulebook policy already"),
+    # nothing of a rule or a default is dropped unsaid
+    ("rules:\n  - {id: a, then: b, when: x > 1, condition: x < 0}\n", "rules.yaml:2:35",
+     "this rule has both 'when' and 'condition'"),
+    ("rules:\n  - {id: a, then: b, outcome: c, when: x > 1}\n", "rules.yaml:2:13", "this rule has both 'outcome' and 'then'"),
+    ("rules:\n  - {id: a, then: [b, c], when: x > 1}\n", "rules.yaml:2:19", "an outcome is a name, not a list"),
+    ("default: {foo: a}\nrules:\n  - {id: a, then: b, when: x > 1}\n", "rules.yaml:1:10", "the default names no outcome"),
+    ("default: [a]\nrules:\n  - {id: a, then: b, when: x > 1}\n", "rules.yaml:1:10", "an outcome is a name, not a list"),
 ])
 def test_what_cannot_be_translated_is_told_at_its_line(text: str, where: str, message: str) -> None:
     with pytest.raises(PolicyError) as raised:
         translate(text, "rules.yaml", [{"x": 1, "name": "n"}])
     first = raised.value.diagnostics[0]
     assert (str(first.span), first.message) == (where, message)
+
+
+def test_a_rule_list_that_reads_no_field_translates() -> None:
+    translation = translate("default: low\nrules:\n  - {id: always, then: high, when: 'True'}\n", "rules.yaml")
+    assert translation.inputs == () and engine.loads(translation.text).decide({}).outcome == "high"
+
+
+def test_a_field_compared_with_constants_of_two_types_is_told_so() -> None:
+    with pytest.raises(PolicyError) as raised:
+        translate("rules:\n  - {id: a, then: b, when: x > 1}\n  - {id: c, then: d, when: \"x == 'big'\"}\n", "rules.yaml")
+    (problem,) = raised.value.diagnostics
+    assert problem.hint is not None and "the rules compare it with constants of several types (number and string)" \
+        in problem.hint
 
 
 def test_a_line_named_in_a_hint_is_the_rule_lists_own() -> None:
