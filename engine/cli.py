@@ -906,12 +906,17 @@ def _open_items(path: str | None) -> IO[bytes]:
 def _check_id_field(path: str | None, input_format: str, id_field: str) -> None:
     """Say so where the first item of a file does not carry the id field (ids are then null: a
     misspelt --id-field, or an export whose ids are under another name). Only JSON lines, JSON
-    and CSV, whose first item costs little more than itself to read (YAML is parsed whole)."""
+    and CSV, whose first item costs little more than itself to read (YAML is parsed whole); only
+    a regular file, which can be read twice (what is read from a pipe, `<(...)`, would be gone)."""
+    import stat
+
     from .items import as_utf8, read_items
 
     if path in (None, "-") or input_format not in ("jsonl", "json", "csv"):
         return
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return
         with open(path, "rb") as stream:
             first = next(read_items(as_utf8(stream), input_format), None)
     except OSError:

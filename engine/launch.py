@@ -319,14 +319,17 @@ def _quick_run(argv: list[str]) -> Any:
 
 def _first_item_has_id(path: str) -> bool:
     """Whether the first line of a JSON lines file is plain UTF-8 JSON holding the field `id`
-    (where not, the full CLI reads it and may have something to say)."""
+    (where not, the full CLI reads it and may have something to say). Only a regular file is
+    read twice: what is read from a pipe (`<(...)`) would be gone."""
     import json
+    import stat
 
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return True
         with open(path, "rb") as handle:
-            start = handle.read(1 << 16)
-        first = next((line for line in start.split(b"\n") if line.strip()), b"{\"id\": 0}")
-        item = json.loads(first.decode("utf-8"))
+            start = handle.read(1 << 16).lstrip()
+        item = json.loads(start.split(b"\n", 1)[0].decode("utf-8")) if start else {"id": None}
     except (OSError, ValueError, RecursionError):
         return False
     return isinstance(item, dict) and "id" in item

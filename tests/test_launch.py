@@ -208,6 +208,22 @@ def test_a_file_whose_items_lack_an_id_is_pointed_out_from_the_cache_too(tmp_pat
     assert rulebook(args, tmp_path)[3] == "quick"
 
 
+def test_items_from_a_pipe_named_as_a_file_are_read_once(tmp_path: Path) -> None:
+    # `rulebook classify <(...)`: the path is a pipe, whose items a second reading would lose
+    import threading
+
+    data = (EXAMPLES / "items.jsonl").read_bytes().replace(b'"id"', b'"ID"', 1)
+    args_of = {"quick": ["classify", "--format", "jsonl"], "named id": ["classify", "--format", "jsonl", "--id-field", "ID"]}
+    rulebook(["classify", str(EXAMPLES / "items.jsonl")], tmp_path)
+    for name, args in args_of.items():
+        for cache in (tmp_path, None):
+            fifo = tmp_path / f"pipe-{name}-{cache is None}"
+            os.mkfifo(fifo)
+            threading.Thread(target=fifo.write_bytes, args=(data,), daemon=True).start()
+            stdout, stderr, code, _ = rulebook([*args, str(fifo)], cache)
+            assert (stdout.count(b"\n"), code) == (48, 0), (name, cache, stderr)
+
+
 NESTED_POLICY = ROOT / "benchmarks" / "ops-triage.yaml"
 
 
