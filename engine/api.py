@@ -34,9 +34,10 @@ class Policy:
     """A checked policy set, ready to decide items.
 
     `name` chooses a policy where the set holds several of a kind; a kind that holds no policy
-    of that name uses its only policy. A name no policy in the set has is a `UsageError`. `as_of` is the date (or date-time) `days_since()`
-    counts to: by default the date in UTC when the object was made, so a service that runs
-    for days loads its policy again, or names the date.
+    of that name uses its only policy; a name no policy in the set has is a `UsageError`.
+    `as_of` is the date (or date-time) `days_since()` counts to: by default the date in UTC
+    when the object was made, so a service that runs for days loads its policy again, or
+    names the date.
     """
 
     def __init__(self, policy_set: PolicySet, name: str | None = None, as_of: _dt.date | str | None = None):
@@ -143,7 +144,6 @@ class Policy:
         return self.gater().gate_all(expect_items(items), to=to, id_field=id_field)
 
 
-
 def _as_of(value: Any) -> _dt.date:
     """A date or date-time, or its ISO text (`2026-12-02`, `2026-12-02T09:30:00Z`)."""
     if isinstance(value, _dt.date):
@@ -173,7 +173,6 @@ def _paths(path: Any) -> list[str]:
         return [os.fspath(p) for p in path]
     raise UsageError("name a policy file or folder (text or a pathlib.Path), or a list of them, "
                      f"not {described(path)}")
-
 
 
 def loads(text: str | bytes, name: str | None = None, file: str = "<policy>", *,

@@ -111,8 +111,10 @@ class SeveralPolicies(UsageError):
 
 def described(value: Any) -> str:
     """A value a caller gave where another was due, for the message that says so."""
-    if value is None or value in ([], ()):
-        return "None" if value is None else "an empty list"
+    if value is None:
+        return "None"
+    if isinstance(value, (list, tuple)) and not value:
+        return "an empty list"
     return f"{type(value).__name__} {value!r}"[:80]
 
 

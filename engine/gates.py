@@ -386,9 +386,9 @@ def _rejected_upstream(item: dict[str, Any]) -> str | None:
     policy = item.get("policy")
     if not (item.keys() <= _ERROR_RECORD and isinstance(item.get("error"), str) and isinstance(policy, dict)):
         return None
-    line = item.get("line")
+    line, name = item.get("line"), policy.get("name")
     where = f" (line {line} of its input)" if isinstance(line, int) and not isinstance(line, bool) else ""
-    return f"'{policy.get('name')}' rejected it{where}: {item['error']}"
+    return f"{repr(name) if isinstance(name, str) else 'the policy before'} rejected it{where}: {item['error']}"
 
 
 def _votes(raw: Any) -> tuple[Vote, ...] | None:
