@@ -630,8 +630,8 @@ def diff(paths: tuple[str, ...], base: str | None, items: str, name: str | None,
 
             as_of = today()
         old_side, new_side = f"the old policy ({old_label})", f"the new policy ({new_path})"
-        old = _checked_policy([old_path], name, old_side, "nothing was compared", names, as_of)
-        new = _checked_policy([new_path], name, new_side, "nothing was compared", as_of=as_of)
+        old = _checked_policy([old_path], name, old_side, "nothing was compared", names, as_of, one_of_two=True)
+        new = _checked_policy([new_path], name, new_side, "nothing was compared", as_of=as_of, one_of_two=True)
         if old is None or new is None:
             sys.exit(ExitCode.FAILED)
         _choose(old, "classification", old_side)
@@ -832,10 +832,10 @@ def _load_policy(policy_paths: tuple[str, ...], name: str | None, kind: str | No
 
 
 def _checked_policy(paths: list[str], name: str | None, which: str, done: str,
-                    names: dict[str, str] | None = None, as_of: Any = None) -> Any:
+                    names: dict[str, str] | None = None, as_of: Any = None, one_of_two: bool = False) -> Any:
     """The checked policy set at `paths`, deciding as of `as_of`; None after printing its
     problems to stderr and a line saying that `which` policy is invalid and what therefore
-    was `done`."""
+    was `done`. A usage error names `which` policy where there are two (`diff`)."""
     from .api import Policy
     from .render import format_diagnostics
     from .validate import check_paths
@@ -858,7 +858,7 @@ def _checked_policy(paths: list[str], name: str | None, which: str, done: str,
     try:
         return Policy(report.policy_set, name, as_of)
     except UsageError as error:  # --name names no policy in the set
-        _usage(str(error) if which == "the policy" else f"{which}: {error}")  # diff says which side
+        _usage(f"{which}: {error}" if one_of_two else str(error))
 
 
 def _choose(policy: Any, kind: str, which: str | None = None) -> None:
