@@ -24,6 +24,7 @@ from .errors import Diagnostic, PolicyError, Span, listed
 from .expressions import dotted_name, forbidden_syntax, parse_python
 from .inputs import ABSENT, FALSE_WORDS, TRUE_WORDS, lookup
 from .loader import Document, parse_documents
+from .sandbox import type_word_of
 from .validate import rulebook_document
 
 # how other engines name the order in which rules decide, as Rulebook's `hit`
@@ -174,7 +175,7 @@ def _rules(document: Document) -> tuple[list[_Rule], list[Diagnostic]]:
                 problems.append(Diagnostic("import-rule", f"this rule has both '{first}' and '{second}'",
                                            document.key_span(path + (second,)), "keep one of them"))
         if not _is_name(rule[outcome]):
-            problems.append(Diagnostic("import-rule", f"an outcome is a name, not {_kind_word(rule[outcome])}",
+            problems.append(Diagnostic("import-rule", f"an outcome is a name, not {type_word_of(rule[outcome])}",
                                        document.value_span(path + (outcome,)), "write one outcome, such as 'initiative'"))
             continue
         because = next((str(rule[key]) for key in _BECAUSE_KEYS if rule.get(key) not in (None, "")), None)
@@ -188,10 +189,6 @@ def _is_name(value: Any) -> bool:
     return isinstance(value, (str, int, float)) and not isinstance(value, bool)
 
 
-def _kind_word(value: Any) -> str:
-    return {list: "a list", dict: "a mapping", bool: "true or false"}.get(type(value), type(value).__name__)
-
-
 def _default(document: Document, problems: list[Diagnostic]) -> None:
     """Report a default that names no outcome (`default: {foo: a}`, a list)."""
     default = document.data.get("default")
@@ -203,7 +200,7 @@ def _default(document: Document, problems: list[Diagnostic]) -> None:
                                    "write 'default: OUTCOME', or 'default: {outcome: OUTCOME}'"))
     elif not _is_name(outcome):
         at = ("default", "outcome") if isinstance(default, dict) else ("default",)
-        problems.append(Diagnostic("import-default", f"an outcome is a name, not {_kind_word(outcome)}",
+        problems.append(Diagnostic("import-default", f"an outcome is a name, not {type_word_of(outcome)}",
                                    document.value_span(at), "write one outcome, such as 'routine_ticket'"))
 
 
